@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm import selectors, services
+from dealer.errors import DeskError
+from dealer.roles import IsPerson
+
+
+def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
+    body = request.data if isinstance(request.data, dict) else None
+    if body is None:
+        raise DeskError("The body must be a JSON object.")
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise DeskError("Unknown field.", field=extra[0])
+    return body
+
+
+class ClientList(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(parameters=[OpenApiParameter("tier", int), OpenApiParameter("q", str)])
+    def get(self, request: Request) -> Response:
+        qs = selectors.search_filter(selectors.clients_for_user(request.user), request.query_params.get("q"))
+        tier = request.query_params.get("tier")
+        if tier:
+            if tier not in ("1", "2", "3"):
+                raise DeskError("Must be 1, 2 or 3.", field="tier")
+            qs = qs.filter(tier__number=int(tier))
+        qs = qs.prefetch_related("agreements", "interests", "scores")
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([selectors.client_payload(c) for c in page or []])
+
+
+class ClientDetail(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(responses={200: OpenApiResponse(description="The client with tier, score, components, agreements and interests.")})
+    def get(self, request: Request, code: str) -> Response:
+        return Response(selectors.client_payload(selectors.client_get_for_user(user=request.user, code=code)))
+
+
+class AgreementCreate(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(request=None, responses={201: OpenApiResponse(description="The agreement.")})
+    def post(self, request: Request, code: str) -> Response:
+        client = selectors.client_get_for_user(user=request.user, code=code)
+        body = _body(request, {"scope", "value", "spread_adjustment_bp", "start", "end"})
+        for f in ("scope", "spread_adjustment_bp", "start", "end"):
+            if f not in body:
+                raise DeskError("This field is required.", field=f)
+        a = services.agreement_create(user=request.user, client=client, scope=body["scope"], value=body.get("value"),
+                                      spread_adjustment_bp=body["spread_adjustment_bp"], start=body["start"], end=body["end"])
+        return Response(selectors.agreement_payload(a), status=201)
+
+
+class InterestCreate(APIView):
+    permission_classes = [IsPerson]
+
+    @extend_schema(request=None, responses={201: OpenApiResponse(description="The interest.")})
+    def post(self, request: Request, code: str) -> Response:
+        client = selectors.client_get_for_user(user=request.user, code=code)
+        body = _body(request, {"scope", "value", "side"})
+        for f in ("scope", "value", "side"):
+            if f not in body:
+                raise DeskError("This field is required.", field=f)
+        i = services.interest_create(user=request.user, client=client, scope=body["scope"], value=body["value"], side=body["side"])
+        return Response({"id": i.id, "scope": i.scope, "value": i.value, "side": i.side}, status=201)

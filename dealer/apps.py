@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DealerConfig(AppConfig):
+    name = "dealer"
+    verbose_name = "Dealer desk"

@@ -1,0 +1,260 @@
+"""REST edges of the desk: parse, authorize, call one service, answer the contract's shape."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.models import Client
+from dealer.desk import selectors, services
+from dealer.errors import DeskError, Forbidden
+from dealer.roles import (
+    IsApiClient, IsDeskOrManagement, IsPerson, IsSeniorTrader, MANAGEMENT, SENIOR_TRADER, TRADER,
+    has_role, role_permission,
+)
+
+ERRORS = OpenApiResponse(
+    response=inline_serializer("Errors", {"errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField()))}),
+    description='`{"errors": {"field": ["message"]}}` naming each refused field, or `{"detail": "message"}`.',
+)
+
+
+class QuoteOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=14, decimal_places=6, help_text="Clean price per 100 face.")
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=2, help_text="Face.")
+    valid_until = serializers.DateTimeField(help_text="The quote can be accepted until then.")
+
+
+class RfqIn(serializers.Serializer):
+    client_rfq_id = serializers.CharField(max_length=64, help_text="Your own id: the idempotency key.")
+    isin = serializers.CharField(min_length=12, max_length=12, help_text="An instrument with rfq_enabled true.")
+    side = serializers.ChoiceField(choices=["buy", "sell"], help_text="Your side.")
+    quantity = serializers.DecimalField(max_digits=13, decimal_places=2, help_text="Face, > 0, <= 1e10, at most 2 decimals.")
+
+
+class RfqOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    client_rfq_id = serializers.CharField()
+    isin = serializers.CharField()
+    side = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    status = serializers.ChoiceField(choices=[c for c, _ in services.Rfq.Status.choices])
+    reason = serializers.CharField(help_text="Why it was declined, expired or failed.")
+    quote = QuoteOut(allow_null=True)
+    trade_id = serializers.IntegerField(allow_null=True)
+    received_at = serializers.DateTimeField()
+
+
+def client_of(request: Request) -> Client:
+    client = Client.objects.select_related("tier").filter(user=request.user).first()
+    if client is None:
+        raise Forbidden("This user is not an API client.")
+    return client
+
+
+def parse_since(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    dt = parse_datetime(value)
+    if dt is None:
+        d = parse_date(value)
+        if d is not None:
+            dt = datetime(d.year, d.month, d.day)
+    if dt is None:
+        raise DeskError("Must be an ISO 8601 date or time.", field="since")
+    if dt.tzinfo is None:
+        from datetime import timezone as tz
+
+        dt = dt.replace(tzinfo=tz.utc)
+    return dt
+
+
+class RfqListCreate(APIView):
+    permission_classes = [IsApiClient]
+
+    @extend_schema(
+        request=RfqIn,
+        responses={202: inline_serializer("RfqAccepted", {"id": serializers.IntegerField(), "client_rfq_id": serializers.CharField(), "status": serializers.CharField()}),
+                   200: RfqOut, 400: ERRORS, 409: ERRORS, 413: ERRORS},
+        description="Send an RFQ. 202 at once; the quote follows over the websocket or GET. The same client_rfq_id again returns the first RFQ (200), or 409 if its fields differ.",
+    )
+    def post(self, request: Request) -> Response:
+        client = client_of(request)
+        data = services.parse_rfq_input(request.data)
+        rfq, created = services.rfq_create(client=client, data=data, channel="rest")
+        if created:
+            return Response({"id": rfq.id, "client_rfq_id": rfq.client_rfq_id, "status": rfq.status}, status=202)
+        return Response(selectors.rfq_payload(rfq), status=200)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str), OpenApiParameter("since", str, description="Received at or after (ISO 8601).")],
+        responses={200: RfqOut(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        client = client_of(request)
+        status = request.query_params.get("status") or None
+        if status and status not in services.Rfq.Status.values:
+            raise DeskError(f"Unknown status; one of {', '.join(services.Rfq.Status.values)}.", field="status")
+        qs = selectors.rfqs_for_client(client_id=client.id, status=status, since=parse_since(request.query_params.get("since")))
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([selectors.rfq_payload(r) for r in page or []])
+
+
+class RfqDetail(APIView):
+    permission_classes = [IsApiClient]
+
+    @extend_schema(responses={200: RfqOut, 404: ERRORS})
+    def get(self, request: Request, rfq_id: int) -> Response:
+        client = client_of(request)
+        return Response(selectors.rfq_payload(selectors.rfq_get_for_client(client_id=client.id, rfq_id=rfq_id)))
+
+
+class RfqAccept(APIView):
+    permission_classes = [IsApiClient]
+
+    @extend_schema(
+        request=inline_serializer("AcceptIn", {"quote_id": serializers.IntegerField()}),
+        responses={201: inline_serializer("TradeBooked", {"trade_id": serializers.IntegerField(), "price": serializers.DecimalField(max_digits=14, decimal_places=6), "quantity": serializers.DecimalField(max_digits=16, decimal_places=2)}),
+                   200: OpenApiResponse(description="The same trade again (a repeat or a concurrent twin)."), 409: ERRORS, 400: ERRORS},
+    )
+    def post(self, request: Request, rfq_id: int) -> Response:
+        client = client_of(request)
+        body = request.data if isinstance(request.data, dict) else {}
+        extra = sorted(set(body) - {"quote_id"})
+        if extra:
+            raise DeskError("Unknown field; only quote_id is allowed.", field=extra[0])
+        if "quote_id" not in body:
+            raise DeskError("This field is required.", field="quote_id")
+        trade, created = services.quote_accept(client=client, rfq_id=rfq_id, quote_id=body["quote_id"])
+        return Response(
+            {"trade_id": trade.id, "price": f"{trade.price:.6f}", "quantity": f"{trade.quantity:.2f}"},
+            status=201 if created else 200,
+        )
+
+
+class RfqReject(APIView):
+    permission_classes = [IsApiClient]
+
+    @extend_schema(request=None, responses={200: RfqOut, 409: ERRORS})
+    def post(self, request: Request, rfq_id: int) -> Response:
+        client = client_of(request)
+        return Response(selectors.rfq_payload(services.rfq_reject(client=client, rfq_id=rfq_id)))
+
+
+class DeskRfqDetail(APIView):
+    permission_classes = [IsDeskOrManagement]
+
+    @extend_schema(responses={200: OpenApiResponse(description="The RFQ with client, tier, quote components (bp) and, for reviewed RFQs, the recommendation.")})
+    def get(self, request: Request, rfq_id: int) -> Response:
+        rfq = selectors.rfq_get_for_person(user=request.user, rfq_id=rfq_id)
+        return Response(selectors.desk_rfq_payload(rfq))
+
+
+class DeskRfqList(APIView):
+    permission_classes = [IsDeskOrManagement]
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("status", "tier", "asset_class", "client")])
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        tier = q.get("tier")
+        if tier and tier not in ("1", "2", "3"):
+            raise DeskError("Must be 1, 2 or 3.", field="tier")
+        rows = selectors.desk_rfqs(status=q.get("status") or None, tier=int(tier) if tier else None,
+                                   asset_class=q.get("asset_class") or None, client=q.get("client") or None)
+        return Response({"count": len(rows), "next": None, "previous": None, "results": selectors.desk_rows(rows)})
+
+
+class DecisionIn(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["send", "improve", "worsen", "decline"])
+    price = serializers.DecimalField(max_digits=14, decimal_places=6, required=False, help_text="For improve and worsen.")
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=2, required=False)
+    reason = serializers.CharField(required=False, allow_blank=True, help_text="Required beyond the tier's decision band.")
+
+
+class DeskDecision(APIView):
+    permission_classes = [IsSeniorTrader]
+
+    @extend_schema(request=DecisionIn, responses={200: OpenApiResponse(description="The RFQ after the decision."), 400: ERRORS, 409: ERRORS})
+    def post(self, request: Request, rfq_id: int) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        extra = sorted(set(body) - {"action", "price", "quantity", "reason"})
+        if extra:
+            raise DeskError("Unknown field.", field=extra[0])
+        if "action" not in body:
+            raise DeskError("This field is required.", field="action")
+        rfq = services.review_decide(user=request.user, rfq_id=rfq_id, action=body["action"], price=body.get("price"),
+                                     quantity=body.get("quantity"), reason=str(body.get("reason") or ""))
+        return Response(selectors.desk_rfq_payload(rfq))
+
+
+class DeskClaim(APIView):
+    permission_classes = [IsSeniorTrader]
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="Claimed."), 409: ERRORS})
+    def post(self, request: Request, rfq_id: int) -> Response:
+        rfq = services.review_claim(user=request.user, rfq_id=rfq_id)
+        return Response({"rfq_id": rfq.id, "claimed_by": request.user.username})
+
+
+class TradeList(APIView):
+    permission_classes = [role_permission(TRADER, SENIOR_TRADER, MANAGEMENT, "relationship_manager")]
+
+    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("client", "isin", "since")])
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        qs = selectors.trades_for_user(user=request.user, client=q.get("client") or None, isin=q.get("isin") or None,
+                                       since=parse_since(q.get("since")))
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response([selectors.trade_payload(t) for t in page or []])
+
+
+class PositionList(APIView):
+    permission_classes = [IsDeskOrManagement]
+
+    @extend_schema(parameters=[OpenApiParameter("isin", str)])
+    def get(self, request: Request) -> Response:
+        from dealer.desk.book import position_rows
+
+        rows = position_rows(isin=request.query_params.get("isin") or None)
+        return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+
+
+class SwitchIn(serializers.Serializer):
+    name = serializers.ChoiceField(choices=["kill", "stress"])
+    scope = serializers.CharField(help_text='"desk" or an asset class code.')
+    on = serializers.BooleanField()
+    reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class SwitchView(APIView):
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [role_permission(SENIOR_TRADER, MANAGEMENT)()]
+        return [IsPerson()]
+
+    @extend_schema(responses={200: OpenApiResponse(description="Every switch with its state, who and when.")})
+    def get(self, request: Request) -> Response:
+        return Response({"results": [services.switch_payload(s) for s in selectors.switch_rows()]})
+
+    @extend_schema(request=SwitchIn, responses={200: OpenApiResponse(description="The switch with who and when."), 400: ERRORS})
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        extra = sorted(set(body) - {"name", "scope", "on", "reason"})
+        if extra:
+            raise DeskError("Unknown field.", field=extra[0])
+        for f in ("name", "scope", "on"):
+            if f not in body:
+                raise DeskError("This field is required.", field=f)
+        switch = services.switch_set(user=request.user, name=body["name"], scope=str(body["scope"]), on=body["on"],
+                                     reason=str(body.get("reason") or ""))
+        return Response(services.switch_payload(switch))

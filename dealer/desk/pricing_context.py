@@ -1,0 +1,182 @@
+"""Selectors that load what the pricer needs, as arrays indexed by `Instrument.sim_index`."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import date
+from typing import Iterable
+
+import numpy as np
+from django.conf import settings
+
+from crm.models import Client, Tier, TierLimit
+from crm.selectors import agreement_applies, current_agreements
+from dealer.desk.models import Axe, Position, Rfq, Switch
+from dealer.market.models import AssetClass, Instrument, SimulatorState
+from dealer.market.selectors import Snapshot, latest_snapshot
+from dealer.market.universe_cache import universe
+from pricing.quoting import BookArrays, MarketArrays, TierTable, default_tier_table
+
+GAMMA = 5e-7  # desk risk aversion, 1 / currency
+FUNDING_BP_PER_DAY = 0.15
+
+
+@dataclass(frozen=True)
+class StaticArrays:
+    """Per-instrument reference data that changes only when instruments do."""
+
+    version: tuple[int, int]
+    ids: np.ndarray
+    isin: list[str]
+    issuer: list[str]
+    sector: list[str]
+    asset_class: np.ndarray
+    asset_class_codes: list[str]
+    adv: np.ndarray
+    liquidity_factor: np.ndarray
+    hedge_cost_bp: np.ndarray
+    holding_days: np.ndarray
+    index_of_id: dict[int, int]
+
+
+_static: StaticArrays | None = None
+_static_lock = threading.Lock()
+
+
+def static_arrays() -> StaticArrays:
+    global _static
+    count = Instrument.objects.count()
+    last = Instrument.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    version = (count, last)
+    with _static_lock:
+        if _static is not None and _static.version == version:
+            return _static
+    codes = list(AssetClass.objects.order_by("id").values_list("code", flat=True))
+    ac_index = {c: i for i, c in enumerate(codes)}
+    rows = list(Instrument.objects.select_related("asset_class").order_by("sim_index"))
+    m = (rows[-1].sim_index + 1) if rows else 0
+    ids = np.zeros(m, dtype=np.int64)
+    isin, issuer, sector = [""] * m, [""] * m, [""] * m
+    ac = np.zeros(m, dtype=np.intp)
+    adv = np.full(m, 1e6)
+    bucket = np.full(m, 3.0)
+    for r in rows:
+        i = r.sim_index
+        ids[i] = r.id
+        isin[i], issuer[i], sector[i] = r.isin, r.issuer, r.sector
+        ac[i] = ac_index[r.asset_class.code]
+        adv[i] = max(float(r.adv), 1.0)
+        bucket[i] = r.liquidity_bucket
+    static = StaticArrays(
+        version=version, ids=ids, isin=isin, issuer=issuer, sector=sector, asset_class=ac,
+        asset_class_codes=codes, adv=adv, liquidity_factor=1.0 + 0.2 * (bucket - 1.0),
+        hedge_cost_bp=0.25 * bucket, holding_days=0.5 * bucket,
+        index_of_id={int(r.id): r.sim_index for r in rows},
+    )
+    with _static_lock:
+        _static = static
+    return static
+
+
+def tier_table(static: StaticArrays) -> tuple[TierTable, dict[int, Tier]]:
+    """Management's tier parameters, read fresh for every batch (a change applies at once)."""
+    n_ac = len(static.asset_class_codes)
+    base = default_tier_table(n_ac)
+    tiers = {t.number: t for t in Tier.objects.all()}
+    spread = base.base_spread_bp.copy()
+    auto = base.auto_size.copy()
+    mx = base.max_size.copy()
+    ac_pos = {c: i for i, c in enumerate(static.asset_class_codes)}
+    for lim in TierLimit.objects.select_related("tier", "asset_class"):
+        t, a = lim.tier.number - 1, ac_pos.get(lim.asset_class.code)
+        if a is None:
+            continue
+        spread[t, a] = max(lim.base_spread_bp, 1e-6)
+        auto[t, a] = float(lim.auto_size)
+        mx[t, a] = float(lim.max_size)
+    share = base.axe_share
+    amin = np.empty_like(spread)
+    amax = np.empty_like(spread)
+    for n in (1, 2, 3):
+        t = tiers.get(n)
+        lo = t.agreement_min_bp if t else -1.0
+        hi = t.agreement_max_bp if t else 2.0
+        # Never let an agreement cross the quote: stay above -(1 - axe_share) * base.
+        amin[n - 1] = np.maximum(lo, -(1.0 - share) * spread[n - 1] * 0.999)
+        amax[n - 1] = hi
+    table = TierTable(
+        base_spread_bp=spread, k_vol=base.k_vol, impact_y=base.impact_y, z_uncertainty=base.z_uncertainty,
+        stress_addon_bp=base.stress_addon_bp, axe_max_bp=base.axe_max_bp, agreement_min_bp=amin,
+        agreement_max_bp=np.maximum(amax, amin), auto_size=auto, max_size=mx, axe_share=share,
+    )
+    return table, tiers
+
+
+def market_arrays(static: StaticArrays, snap: Snapshot, stressed_classes: set[str]) -> MarketArrays:
+    a = snap.arrays
+    m = static.ids.size
+    stress = np.zeros(m, dtype=bool)
+    if snap.stressed:
+        stress[:] = True
+    for code in stressed_classes:
+        if code in static.asset_class_codes:
+            stress |= static.asset_class == static.asset_class_codes.index(code)
+    return MarketArrays(
+        mid=a["mid"][:m], mid_se=a["fv_se"][:m], sigma_daily=a["sigma"][:m], adv=static.adv,
+        liquidity_factor=static.liquidity_factor, asset_class=static.asset_class,
+        hedge_cost_bp=static.hedge_cost_bp, funding_bp_per_day=np.full(m, FUNDING_BP_PER_DAY),
+        holding_days=static.holding_days, signal_bp=np.clip(a["signal_bp"][:m], -5.0, 5.0), stress=stress,
+    )
+
+
+def book_arrays(static: StaticArrays, mid: np.ndarray, stressed: bool) -> BookArrays:
+    m = static.ids.size
+    position = np.zeros(m)
+    for iid, qty in Position.objects.values_list("instrument_id", "quantity"):
+        i = static.index_of_id.get(iid)
+        if i is not None:
+            position[i] = float(qty)
+    axe = np.zeros(m)
+    for iid, side, qty in Axe.objects.filter(active=True).values_list("instrument_id", "side", "quantity"):
+        i = static.index_of_id.get(iid)
+        if i is not None:
+            axe[i] += float(qty) if side == "buy" else -float(qty)
+    seed = SimulatorState.objects.values_list("seed", flat=True).first() or settings.MARKET_SEED
+    uni = universe(seed)
+    cov = uni.cov_stressed if stressed else uni.cov_normal
+    cov = cov[:m, :m]
+    sigma_x = cov @ (position * mid / 100.0)
+    return BookArrays(position=position, sigma_x=sigma_x, sigma_diag=np.diag(cov).copy(), gamma=GAMMA, axe=axe)
+
+
+def switches() -> tuple[set[str], set[str]]:
+    """(kill scopes on, stress scopes on)."""
+    kill, stress = set(), set()
+    for name, scope in Switch.objects.filter(on=True).values_list("name", "scope"):
+        (kill if name == "kill" else stress).add(scope)
+    return kill, stress
+
+
+def agreements_for(rfqs: Iterable[Rfq], static: StaticArrays, on: date) -> dict[int, tuple[float, int | None]]:
+    """Per RFQ id: the agreement adjustment (bp) and the agreement that shaped it.
+
+    The most specific agreement wins: instrument, issuer, sector, side, then all.
+    """
+    rfqs = list(rfqs)
+    by_client = current_agreements(client_ids=list({r.client_id for r in rfqs}), on=on)
+    rank = {"instrument": 0, "issuer": 1, "sector": 2, "side": 3, "all": 4}
+    out: dict[int, tuple[float, int | None]] = {}
+    for r in rfqs:
+        i = static.index_of_id[r.instrument_id]
+        best = None
+        for a in by_client.get(r.client_id, []):
+            if agreement_applies(a, isin=static.isin[i], issuer=static.issuer[i], sector=static.sector[i], side=r.side):
+                if best is None or rank[a.scope] < rank[best.scope]:
+                    best = a
+        out[r.id] = (best.spread_adjustment_bp, best.id) if best else (0.0, None)
+    return out
+
+
+def credit_headroom(client_ids: Iterable[int]) -> dict[int, float]:
+    return {cid: float(line - used) for cid, line, used in
+            Client.objects.filter(id__in=set(client_ids)).values_list("id", "credit_line", "credit_used")}

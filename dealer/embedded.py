@@ -1,0 +1,34 @@
+"""The embedded default's Celery worker and beat, as threads of the server process.
+
+They consume the in-memory broker that `.delay()` writes to in this same process: tasks go
+through the real worker code path (serialization, acks, retries), never `task_always_eager`.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.beat import EmbeddedService
+
+
+def start_worker(app: Celery, *, concurrency: int = 1) -> tuple[Any, threading.Thread]:
+    worker = app.WorkController(
+        pool_cls="solo",
+        concurrency=concurrency,
+        loglevel="WARNING",
+        without_heartbeat=True,
+        without_mingle=True,
+        without_gossip=True,
+        optimization="fair",
+        hostname=f"embedded-{threading.get_ident()}@desk",
+    )
+    thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+    thread.start()
+    return worker, thread
+
+
+def start_beat(app: Celery) -> Any:
+    beat = EmbeddedService(app, max_interval=1, thread=True)
+    beat.start()
+    return beat

@@ -1,0 +1,33 @@
+"""The one domain error type services raise; `dealer.api_errors` turns it into the contract's 4xx."""
+from __future__ import annotations
+
+
+class DeskError(Exception):
+    """A refused action. `field` names the input at fault (None: no field is)."""
+
+    status = 400
+
+    def __init__(self, message: str, *, field: str | None = None, status: int | None = None, code: str = "invalid"):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.code = code
+        if status is not None:
+            self.status = status
+
+    def as_body(self) -> dict[str, object]:
+        if self.field:
+            return {"errors": {self.field: [self.message]}}
+        return {"detail": self.message}
+
+
+class NotFound(DeskError):
+    status = 404
+
+
+class Conflict(DeskError):
+    status = 409
+
+
+class Forbidden(DeskError):
+    status = 403

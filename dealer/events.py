@@ -1,0 +1,124 @@
+"""Publishing desk events to Channels groups from any thread or process.
+
+Every publish goes through one long-lived event loop per process and one sender coroutine, so
+messages keep their order and reuse one channel-layer connection (a new loop per message, as
+`async_to_sync(group_send)` does, costs a connection and about 1.5 ms each). With the in-memory
+layer of the embedded mode the sender runs on the ASGI server's own loop, registered by the
+consumers, because that layer's queues belong to the loop their readers wait on.
+
+Publish only after commit: `publish_on_commit`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+
+class _Publisher:
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.queue: asyncio.Queue[tuple[str, dict[str, Any]]] | None = None
+        self.pending = 0
+        self.idle = threading.Event()
+        self.idle.set()
+        self.lock = threading.Lock()
+
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run the sender on `loop` (called from inside that loop)."""
+        with self.lock:
+            if self.loop is loop and not loop.is_closed():
+                return
+            self.loop = loop
+            self.queue = asyncio.Queue()
+            loop.create_task(self._drain(self.queue))
+
+    def _ensure_own_loop(self) -> None:
+        with self.lock:
+            if self.loop is not None and not self.loop.is_closed() and self.loop.is_running():
+                return
+            loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                asyncio.set_event_loop(loop)
+                self.loop = loop
+                self.queue = asyncio.Queue()
+                loop.create_task(self._drain(self.queue))
+                loop.call_soon(ready.set)
+                loop.run_forever()
+
+            threading.Thread(target=run, name="desk-event-publisher", daemon=True).start()
+            ready.wait(5)
+
+    async def _drain(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+        layer = get_channel_layer()
+        while True:
+            group, message = await queue.get()
+            try:
+                if layer is not None:
+                    await layer.group_send(group, message)
+            except Exception:  # noqa: BLE001 - a lost push is re-synced by REST; never kill the sender
+                log.exception("publishing to %s failed", group)
+            finally:
+                with self.lock:
+                    self.pending -= 1
+                    if self.pending == 0:
+                        self.idle.set()
+
+    def publish(self, group: str, message: dict[str, Any]) -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        if isinstance(layer, InMemoryChannelLayer):
+            if self.loop is None or self.loop.is_closed():
+                return  # no server loop in this process: nobody can be listening
+        else:
+            self._ensure_own_loop()
+        loop, queue = self.loop, self.queue
+        if loop is None or queue is None:
+            return
+        with self.lock:
+            self.pending += 1
+            self.idle.clear()
+        loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        return self.idle.wait(timeout)
+
+
+_publisher: _Publisher | None = None
+
+
+def publisher() -> _Publisher:
+    global _publisher
+    if _publisher is None or _publisher.pid != os.getpid():
+        _publisher = _Publisher()
+    return _publisher
+
+
+def attach_to_running_loop() -> None:
+    """Consumers call this on connect so in-memory publishing happens on the server's loop."""
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        publisher().attach(asyncio.get_running_loop())
+
+
+def publish(group: str, event: dict[str, Any]) -> None:
+    """Send `event` (a dict with its own `type`, e.g. `quote`) to every member of `group`."""
+    publisher().publish(group, {"type": "desk.event", "event": event})
+
+
+def publish_on_commit(group: str, event: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: publish(group, event))
+
+
+def flush(timeout: float = 5.0) -> bool:
+    return publisher().flush(timeout)

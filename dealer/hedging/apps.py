@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HedgingConfig(AppConfig):
+    name = "dealer.hedging"
+    label = "hedging"

@@ -1,0 +1,1 @@
+from django.db import models  # noqa: F401  (rollups arrive with the reports issue)
