@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -11,6 +12,41 @@ from rest_framework.views import APIView
 from crm import selectors, services
 from dealer.errors import DeskError
 from dealer.roles import IsPerson
+
+
+class ComponentsOut(serializers.Serializer):
+    volume = serializers.FloatField()
+    profitability = serializers.FloatField()
+    flow_quality = serializers.FloatField()
+    diversification = serializers.FloatField()
+
+
+class AgreementOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    scope = serializers.ChoiceField(choices=["all", "instrument", "issuer", "sector", "side"])
+    value = serializers.CharField(allow_null=True)
+    spread_adjustment_bp = serializers.FloatField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+
+
+class InterestOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    scope = serializers.ChoiceField(choices=["instrument", "issuer", "sector"])
+    value = serializers.CharField()
+    side = serializers.ChoiceField(choices=["buy", "sell"])
+
+
+class ClientOut(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    tier = serializers.IntegerField(min_value=1, max_value=3)
+    suggested_tier = serializers.IntegerField(min_value=1, max_value=3)
+    score = serializers.FloatField()
+    components = ComponentsOut()
+    rm = serializers.CharField(allow_null=True)
+    agreements = AgreementOut(many=True)
+    interests = InterestOut(many=True)
 
 
 def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
@@ -26,7 +62,8 @@ def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
 class ClientList(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(parameters=[OpenApiParameter("tier", int), OpenApiParameter("q", str)])
+    @extend_schema(operation_id="clients_list", responses={200: ClientOut(many=True)},
+                   parameters=[OpenApiParameter("tier", int), OpenApiParameter("q", str)])
     def get(self, request: Request) -> Response:
         qs = selectors.search_filter(selectors.clients_for_user(request.user), request.query_params.get("q"))
         tier = request.query_params.get("tier")
@@ -43,7 +80,7 @@ class ClientList(APIView):
 class ClientDetail(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(responses={200: OpenApiResponse(description="The client with tier, score, components, agreements and interests.")})
+    @extend_schema(responses={200: ClientOut})
     def get(self, request: Request, code: str) -> Response:
         return Response(selectors.client_payload(selectors.client_get_for_user(user=request.user, code=code)))
 
@@ -51,7 +88,7 @@ class ClientDetail(APIView):
 class AgreementCreate(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(request=None, responses={201: OpenApiResponse(description="The agreement.")})
+    @extend_schema(request=AgreementOut, responses={201: AgreementOut})
     def post(self, request: Request, code: str) -> Response:
         client = selectors.client_get_for_user(user=request.user, code=code)
         body = _body(request, {"scope", "value", "spread_adjustment_bp", "start", "end"})
@@ -66,7 +103,7 @@ class AgreementCreate(APIView):
 class InterestCreate(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(request=None, responses={201: OpenApiResponse(description="The interest.")})
+    @extend_schema(request=InterestOut, responses={201: InterestOut})
     def post(self, request: Request, code: str) -> Response:
         client = selectors.client_get_for_user(user=request.user, code=code)
         body = _body(request, {"scope", "value", "side"})

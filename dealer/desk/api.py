@@ -53,6 +53,41 @@ class RfqOut(serializers.Serializer):
     received_at = serializers.DateTimeField()
 
 
+class TradeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    rfq_id = serializers.IntegerField(allow_null=True)
+    client = serializers.CharField(help_text="Client code.")
+    isin = serializers.CharField()
+    side = serializers.CharField(help_text="The client's side.")
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    price = serializers.DecimalField(max_digits=14, decimal_places=6)
+    booked_at = serializers.DateTimeField()
+
+
+class InterestedClientOut(serializers.Serializer):
+    code = serializers.CharField()
+    side = serializers.CharField()
+
+
+class PositionOut(serializers.Serializer):
+    isin = serializers.CharField()
+    asset_class = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="The desk's signed face, long positive.")
+    avg_price = serializers.DecimalField(max_digits=14, decimal_places=6)
+    realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=2)
+    unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=2)
+    interested_clients = InterestedClientOut(many=True, help_text="Clients whose interests would take the position off the desk's hands.")
+
+
+class DeskRfqOut(RfqOut):
+    client = serializers.CharField()
+    tier = serializers.IntegerField()
+    asset_class = serializers.CharField()
+    review_deadline = serializers.DateTimeField(allow_null=True)
+    claimed_by = serializers.CharField(allow_null=True)
+    recommendation = serializers.DictField(allow_null=True, help_text="price, ci_low, ci_high, impact_bp, win_probability, expected_pnl, components.")
+
+
 def client_of(request: Request) -> Client:
     client = Client.objects.select_related("tier").filter(user=request.user).first()
     if client is None:
@@ -153,7 +188,8 @@ class RfqReject(APIView):
 class DeskRfqDetail(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(responses={200: OpenApiResponse(description="The RFQ with client, tier, quote components (bp) and, for reviewed RFQs, the recommendation.")})
+    @extend_schema(operation_id="desk_rfq_retrieve", responses={200: DeskRfqOut, 404: ERRORS},
+                   description="The RFQ with client, tier, quote components (bp) and, for reviewed RFQs, the recommendation.")
     def get(self, request: Request, rfq_id: int) -> Response:
         rfq = selectors.rfq_get_for_person(user=request.user, rfq_id=rfq_id)
         return Response(selectors.desk_rfq_payload(rfq))
@@ -162,7 +198,8 @@ class DeskRfqDetail(APIView):
 class DeskRfqList(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("status", "tier", "asset_class", "client")])
+    @extend_schema(operation_id="desk_rfq_list", responses={200: DeskRfqOut(many=True)},
+                   parameters=[OpenApiParameter(n, str) for n in ("status", "tier", "asset_class", "client")])
     def get(self, request: Request) -> Response:
         q = request.query_params
         tier = q.get("tier")
@@ -208,7 +245,7 @@ class DeskClaim(APIView):
 class TradeList(APIView):
     permission_classes = [role_permission(TRADER, SENIOR_TRADER, MANAGEMENT, "relationship_manager")]
 
-    @extend_schema(parameters=[OpenApiParameter(n, str) for n in ("client", "isin", "since")])
+    @extend_schema(responses={200: TradeOut(many=True)}, parameters=[OpenApiParameter(n, str) for n in ("client", "isin", "since")])
     def get(self, request: Request) -> Response:
         q = request.query_params
         qs = selectors.trades_for_user(user=request.user, client=q.get("client") or None, isin=q.get("isin") or None,
@@ -221,7 +258,7 @@ class TradeList(APIView):
 class PositionList(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(parameters=[OpenApiParameter("isin", str)])
+    @extend_schema(responses={200: PositionOut(many=True)}, parameters=[OpenApiParameter("isin", str)])
     def get(self, request: Request) -> Response:
         from dealer.desk.book import position_rows
 
