@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -184,6 +185,7 @@ SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=1.0)
 CELERY_BEAT_SCHEDULE = {
     "market-tick": {"task": "dealer.market.tasks.market_tick", "schedule": MARKET_TICK_SECONDS},
     "desk-sweep": {"task": "dealer.desk.tasks.sweep", "schedule": SWEEP_SECONDS},
+    "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
 }
 
 if REDIS_URL:

@@ -818,8 +818,9 @@ def _glft(q: FloatArray, sigma: FloatArray, A: FloatArray, k: FloatArray, gamma:
     u = xi * delta / k
     l1p = np.log1p(u)
     with np.errstate(divide="ignore", invalid="ignore"):
-        c0 = np.where(u > 0, l1p / np.where(u > 0, u, 1.0), 1.0) / k
-        expo = np.where(u > 0, (1.0 / np.where(u > 0, u, 1.0) + 1.0) * l1p, 1.0)
+        ratio = np.where(u > 0, l1p / np.where(u > 0, u, 1.0), 1.0)  # ln(1+u)/u -> 1
+    c0 = ratio / k
+    expo = ratio + l1p  # (1/u + 1) ln(1+u), no overflow for tiny u
     omega = np.sqrt(gamma * sigma * sigma / (2.0 * A * delta * k) * np.exp(expo))
     bid: FloatArray = c0 + (2.0 * q + 1.0) * delta / 2.0 * omega
     ask: FloatArray = c0 + (1.0 - 2.0 * q) * delta / 2.0 * omega

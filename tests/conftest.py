@@ -15,8 +15,11 @@ from django.conf import settings
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _fast_passwords() -> None:
+def _test_settings() -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests run from the source tree: no collectstatic manifest, assets found by the finders.
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 
 @pytest.fixture
@@ -107,7 +110,7 @@ def asgi_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[LiveSe
 
     port = _free_port()
     config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
-                            ws="websockets")
+                            ws="websockets-sansio")
     server = uvicorn.Server(config)
     with django_db_blocker.unblock():
         thread = threading.Thread(target=server.run, daemon=True, name="uvicorn-test")

@@ -226,3 +226,17 @@ class Switch(models.Model):
     class Meta:
         ordering = ["name", "scope"]
         constraints = [models.UniqueConstraint(fields=["name", "scope"], name="switch_unique")]
+
+
+class WinProbModel(models.Model):
+    """The fitted hit-probability model (pricing.winprob), refitted from RFQ outcomes."""
+
+    coef = models.JSONField()
+    cov = models.JSONField()
+    n_obs = models.PositiveIntegerField()
+    hit_ratio = models.FloatField()
+    fitted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-fitted_at"]
+        get_latest_by = "fitted_at"

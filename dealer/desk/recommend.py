@@ -1,22 +1,102 @@
-"""Tier 1 recommendations: the price maximizing expected P&L, with its interval and impact."""
+"""Tier 1 recommendations and the win-probability model they rest on.
+
+The model (`pricing.winprob`) is fitted by maximum likelihood to the desk's own RFQ outcomes
+(quotes that traded against quotes that expired or were rejected) and kept in `WinProbModel`;
+it is refitted nightly and on first use. Before any outcome exists the desk starts from a prior
+(PRIOR_COEF), stated here rather than hidden.
+"""
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
+from django.utils import timezone
 
+from crm.models import TierLimit
+from dealer.desk.models import Quote, WinProbModel
 from pricing.quoting import RfqArrays
+from pricing.winprob import WinProbParams, fit_winprob, recommend
+
+#: intercept, distance (per base spread), log size, tier 2, tier 3: a client at one base spread
+#: from mid hits about 40 % of the time, less for size and for lower tiers.
+PRIOR_COEF = (1.2, -1.0, -0.1, -0.2, -0.5)
+FIT_WINDOW = 100_000
+#: Costs the desk bears when it trades: the recommendation maximizes P&L net of these.
+COST_COMPONENTS = ("skew", "impact", "hedge", "funding")
+
+_cache: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def _prior() -> WinProbParams:
+    return WinProbParams(np.array(PRIOR_COEF, dtype=float), np.eye(5), False, 0, float("nan"))
+
+
+def winprob_fit() -> WinProbModel | None:
+    """Fit the model to the latest RFQ outcomes and store it; None when there are too few."""
+    base = {(t, a): b for t, a, b in TierLimit.objects.values_list("tier__number", "asset_class__code", "base_spread_bp")}
+    rows = list(
+        Quote.objects.filter(status__in=["accepted", "expired", "rejected"], source__in=["auto", "trader"])
+        .order_by("-id")
+        .values_list("price", "mid", "quantity", "rfq__side", "rfq__tier", "rfq__instrument__asset_class__code", "status")[
+            :FIT_WINDOW]
+    )
+    if len(rows) < 200:
+        return None
+    price = np.array([float(r[0]) for r in rows])
+    mid = np.array([float(r[1]) for r in rows])
+    qty = np.array([float(r[2]) for r in rows])
+    side = np.array([1.0 if r[3] == "buy" else -1.0 for r in rows])
+    tier = np.array([r[4] for r in rows], dtype=np.intp)
+    b = np.array([base.get((r[4], r[5]), 5.0) for r in rows])
+    hit = np.array([r[6] == "accepted" for r in rows], dtype=float)
+    if hit.min() == hit.max():
+        return None
+    distance = side * (price - mid) / (b * mid * 1e-4)
+    params = fit_winprob(distance, np.log(qty), tier, hit)
+    model = WinProbModel.objects.create(coef=params.coef.tolist(), cov=params.cov.tolist(), n_obs=len(rows),
+                                        hit_ratio=float(hit.mean()), fitted_at=timezone.now())
+    with _lock:
+        _cache.pop("params", None)
+    return model
+
+
+def winprob_params() -> WinProbParams:
+    latest = WinProbModel.objects.order_by("-fitted_at").values_list("id", "coef", "cov").first()
+    with _lock:
+        cached = _cache.get("params")
+        if cached is not None and latest is not None and cached[0] == latest[0]:
+            return cached[1]
+    if latest is None:
+        model = winprob_fit()
+        if model is None:
+            return _prior()
+        latest = (model.id, model.coef, model.cov)
+    params = WinProbParams(np.array(latest[1], dtype=float), np.array(latest[2], dtype=float), True, 0, float("nan"))
+    if params.coef[1] >= 0:  # a fit that says wider quotes win more is not usable for pricing
+        return _prior()
+    with _lock:
+        _cache["params"] = (latest[0], params)
+    return params
 
 
 def recommend_for_batch(batch: RfqArrays, result: Any, market: Any, book: Any, tiers: Any) -> dict[str, np.ndarray]:
-    mid_se = market.mid_se[batch.instrument]
-    price = result.price
+    """Recommended price (with the client's agreement applied), interval, impact, P(win), E[P&L]."""
+    inst = batch.instrument
+    mid = result.mid
+    mid_se = market.mid_se[inst]
+    base = tiers.base_spread_bp[batch.tier - 1, market.asset_class[inst]]
+    cost = sum(result.components[c] for c in COST_COMPONENTS)
+    rec = recommend(winprob_params(), mid=mid, mid_se=mid_se, side=batch.side, quantity=batch.quantity,
+                    base_spread_bp=base, tier=batch.tier, risk_cost_bp=cost)
+    shift = batch.side * result.components["agreement"] * mid * 1e-4
     return {
-        "price": price,
-        "ci_low": price - 1.96 * mid_se,
-        "ci_high": price + 1.96 * mid_se,
+        "price": rec.price + shift,
+        "ci_low": rec.ci_low + shift,
+        "ci_high": rec.ci_high + shift,
         "impact_bp": result.components["impact"],
-        "win_probability": np.full(price.size, 0.5),
-        "expected_pnl": np.zeros(price.size),
+        "win_probability": rec.win_probability,
+        "expected_pnl": rec.expected_pnl,
         "mid_se": mid_se,
     }

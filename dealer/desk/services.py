@@ -480,12 +480,14 @@ def switch_set(*, user: Any, name: str, scope: str, on: Any, reason: str = "") -
     if len(reason or "") > 200:
         raise DeskError("At most 200 characters.", field="reason")
     with transaction.atomic():
-        switch, _ = Switch.objects.select_for_update().get_or_create(name=name, scope=scope)
-        switch.on = on
-        switch.reason = reason or ""
-        switch.changed_by = user
-        switch.changed_at = timezone.now()
-        switch.save()
+        fields = {"on": on, "reason": reason or "", "changed_by": user, "changed_at": timezone.now()}
+        switch = Switch.objects.select_for_update().filter(name=name, scope=scope).first()
+        if switch is None:
+            switch = Switch.objects.create(name=name, scope=scope, **fields)
+        else:
+            for key, value in fields.items():
+                setattr(switch, key, value)
+            switch.save()
         if name == "stress" and scope == "desk":
             from dealer.market.services import simulator_set_stress
 

@@ -20,3 +20,12 @@ def sweep() -> dict[str, int]:
         "requeued": services.requeue_stuck(),
         "markouts": services.record_markouts(),
     }
+
+
+@shared_task(ignore_result=True)
+def refit_winprob() -> int:
+    """Nightly: refit the win-probability model to the latest RFQ outcomes."""
+    from dealer.desk.recommend import winprob_fit
+
+    model = winprob_fit()
+    return model.n_obs if model else 0

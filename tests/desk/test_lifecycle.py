@@ -1,0 +1,245 @@
+"""The RFQ path end to end through the real Celery worker: quote, review, decide, book, expire."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from crm.models import Client
+from dealer.desk import services
+from dealer.desk.models import Decision, Position, Quote, Rfq, Switch, Trade
+from tests.desk.helpers import api_for_token, api_for_user, rfq_body, wait_status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def clients(book, worker):
+    return {code: api_for_token(book.token(code)) for code in ("CLT0001", "CLT0004", "CLT0007")}
+
+
+def _send(api, isin, rid="r1", side="buy", quantity="500000") -> int:
+    r = api.post("/api/rfqs/", rfq_body(isin, rid, side, quantity), format="json")
+    assert r.status_code == 202, r.content
+    return r.json()["id"]
+
+
+@pytest.mark.parametrize("code", ["CLT0004", "CLT0007"])
+def test_tier2_and_tier3_are_quoted_automatically_and_book(book, clients, code) -> None:
+    api = clients[code]
+    isin = book.isin("ig_corp", 3)
+    rid = _send(api, isin)
+    body = wait_status(api, rid, "quoted", timeout=5)
+    quote = body["quote"]
+    ttl = (timezone.datetime.fromisoformat(quote["valid_until"]) - timezone.now()).total_seconds()
+    assert 3 < ttl <= 60
+    assert quote["quantity"] == "500000.00"
+    mid = Quote.objects.get(id=quote["id"]).mid
+    assert Decimal(quote["price"]) > mid  # the client buys at the offer
+    before = Position.objects.filter(instrument__isin=isin).values_list("quantity", flat=True).first() or Decimal(0)
+    r = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": quote["id"]}, format="json")
+    assert r.status_code == 201
+    assert r.json()["price"] == quote["price"] and r.json()["quantity"] == "500000.00"
+    again = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": quote["id"]}, format="json")
+    assert again.status_code == 200 and again.json()["trade_id"] == r.json()["trade_id"]
+    assert Position.objects.get(instrument__isin=isin).quantity == before - Decimal("500000")
+    assert api.get(f"/api/rfqs/{rid}/").json()["status"] == "booked"
+    assert Trade.objects.filter(rfq_id=rid).count() == 1
+
+
+def test_the_desk_sees_every_component_of_an_auto_quote(book, clients) -> None:
+    rid = _send(clients["CLT0007"], book.isin("hy_corp", 2), side="sell")
+    wait_status(clients["CLT0007"], rid, "quoted")
+    body = api_for_user(book.user("trader1")).get(f"/api/desk/rfqs/{rid}/").json()
+    comps = body["quote"]["components"]
+    assert set(comps) == {"base", "liquidity", "volatility", "impact", "hedge", "funding", "uncertainty", "stress",
+                          "skew", "axe", "signal", "agreement"}
+    assert body["client"] == "CLT0007" and body["tier"] == 3
+    mid, price = Decimal(body["quote"]["mid"]), Decimal(body["quote"]["price"])
+    # The components add up to the price: the client sells at mid minus their sum.
+    total_bp = sum(comps.values())
+    assert float(price) == pytest.approx(float(mid) * (1 - total_bp / 1e4), abs=2e-6)
+    assert comps["signal"] == 0.0  # no short-term signal for Tier 3
+
+
+def test_over_the_automatic_size_tier2_goes_to_review(book, clients) -> None:
+    rid = _send(clients["CLT0004"], book.isin(), quantity="2000000")
+    body = wait_status(clients["CLT0004"], rid, "pending_review")
+    assert "automatic size" in body["reason"]
+    assert body["quote"] is None
+
+
+def test_over_the_maximum_size_or_credit_line_is_declined_with_a_reason(book, clients) -> None:
+    rid = _send(clients["CLT0007"], book.isin(), rid="big", quantity="60000000")
+    assert "maximum size" in wait_status(clients["CLT0007"], rid, "declined")["reason"]
+    Client.objects.filter(code="CLT0004").update(credit_line=Decimal("100000"))
+    rid = _send(clients["CLT0004"], book.isin(), rid="credit", quantity="500000")
+    assert "credit line" in wait_status(clients["CLT0004"], rid, "declined")["reason"]
+
+
+def test_tier1_review_improve_send_accept(book, clients) -> None:
+    api = clients["CLT0001"]
+    isin = book.isin("ig_corp", 5)
+    rid = _send(api, isin, quantity="25000000")
+    wait_status(api, rid, "pending_review")
+    senior = api_for_user(book.user("senior1"))
+    desk = senior.get(f"/api/desk/rfqs/{rid}/").json()
+    rec = desk["recommendation"]
+    price = Decimal(rec["price"])
+    assert Decimal(rec["ci_low"]) < price < Decimal(rec["ci_high"])
+    assert 0 < rec["win_probability"] < 1 and rec["impact_bp"] > 0
+    assert price > Decimal(desk["recommendation"]["mid"])
+    better = price - Decimal("0.01")
+    # A trader (not senior) cannot decide.
+    refused = api_for_user(book.user("trader1")).post(f"/api/desk/rfqs/{rid}/decision/",
+                                                      {"action": "send"}, format="json")
+    assert refused.status_code == 403
+    r = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "improve", "price": str(better)}, format="json")
+    assert r.status_code == 200, r.content
+    body = wait_status(api, rid, "quoted")
+    assert Decimal(body["quote"]["price"]) == better
+    decision = Decision.objects.get(rfq_id=rid)
+    assert decision.decided_by.username == "senior1" and decision.recommended_price == price
+    t = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": body["quote"]["id"]}, format="json")
+    assert t.status_code == 201
+    again = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "send"}, format="json")
+    assert again.status_code == 409
+
+
+def test_send_quotes_the_recommendation_exactly_and_a_wide_departure_needs_a_reason(book, clients) -> None:
+    api = clients["CLT0002"] if "CLT0002" in clients else api_for_token(book.token("CLT0002"))
+    rid = _send(api, book.isin("govt", 1), side="sell", quantity="10000000")
+    wait_status(api, rid, "pending_review")
+    senior = api_for_user(book.user("senior1"))
+    rec = Decimal(senior.get(f"/api/desk/rfqs/{rid}/").json()["recommendation"]["price"])
+    worse = rec - rec * Decimal("0.002")  # 20 bp lower bid: beyond the 5 bp band
+    r = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "worsen", "price": str(worse)}, format="json")
+    assert r.status_code == 400 and "reason" in r.json()["errors"]
+    wrong_way = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "improve", "price": str(worse)}, format="json")
+    assert wrong_way.status_code == 400 and "price" in wrong_way.json()["errors"]
+    absurd = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "worsen", "price": "1.0", "reason": "x"}, format="json")
+    assert absurd.status_code == 400 and "price" in absurd.json()["errors"]
+    assert not Decision.objects.filter(rfq_id=rid).exists()
+    r = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "send"}, format="json")
+    assert r.status_code == 200
+    assert Decimal(wait_status(api, rid, "quoted")["quote"]["price"]) == rec
+
+
+def test_decline_tells_the_client(book, clients) -> None:
+    api = clients["CLT0001"]
+    rid = _send(api, book.isin(), quantity="5000000")
+    wait_status(api, rid, "pending_review")
+    r = api_for_user(book.user("senior1")).post(f"/api/desk/rfqs/{rid}/decision/",
+                                                {"action": "decline", "reason": "axed the other way"}, format="json")
+    assert r.status_code == 200
+    assert wait_status(api, rid, "declined")["reason"] == "axed the other way"
+
+
+def test_a_late_accept_is_refused_and_books_nothing(book, clients) -> None:
+    api = clients["CLT0007"]
+    rid = _send(api, book.isin())
+    quote = wait_status(api, rid, "quoted")["quote"]
+    Quote.objects.filter(id=quote["id"]).update(valid_until=timezone.now() - timedelta(seconds=1))
+    r = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": quote["id"]}, format="json")
+    assert r.status_code == 409 and "expired" in r.json()["detail"]
+    assert not Trade.objects.exists()
+
+
+def test_quotes_and_reviews_expire_on_time(book, clients) -> None:
+    api = clients["CLT0007"]
+    rid = _send(api, book.isin())
+    quote = wait_status(api, rid, "quoted")["quote"]
+    Quote.objects.filter(id=quote["id"]).update(valid_until=timezone.now() - timedelta(seconds=1))
+    services.expire_due()
+    body = api.get(f"/api/rfqs/{rid}/").json()
+    assert body["status"] == "expired" and "time-to-live" in body["reason"]
+    assert Quote.objects.get(id=quote["id"]).status == "expired"
+    t1 = clients["CLT0001"]
+    rid1 = _send(t1, book.isin(), rid="t1")
+    wait_status(t1, rid1, "pending_review")
+    Rfq.objects.filter(id=rid1).update(review_deadline=timezone.now() - timedelta(seconds=1))
+    assert services.expire_due() == 1
+    assert services.expire_due() == 0  # idempotent
+    assert "review deadline" in t1.get(f"/api/rfqs/{rid1}/").json()["reason"]
+    late = api_for_user(book.user("senior1")).post(f"/api/desk/rfqs/{rid1}/decision/", {"action": "send"}, format="json")
+    assert late.status_code == 409
+
+
+def test_reject_frees_the_quote(book, clients) -> None:
+    api = clients["CLT0007"]
+    rid = _send(api, book.isin())
+    quote = wait_status(api, rid, "quoted")["quote"]
+    r = api.post(f"/api/rfqs/{rid}/reject/")
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    late = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": quote["id"]}, format="json")
+    assert late.status_code == 409
+    assert Client.objects.get(code="CLT0007").credit_used == 0
+
+
+def test_a_quote_of_another_rfq_is_refused(book, clients) -> None:
+    api = clients["CLT0007"]
+    a = _send(api, book.isin(), rid="a")
+    b = _send(api, book.isin(), rid="b")
+    qa = wait_status(api, a, "quoted")["quote"]["id"]
+    wait_status(api, b, "quoted")
+    r = api.post(f"/api/rfqs/{b}/accept/", {"quote_id": qa}, format="json")
+    assert r.status_code == 400 and "quote_id" in r.json()["errors"]
+    assert api.post(f"/api/rfqs/{b}/accept/", {"quote_id": "x"}, format="json").status_code == 400
+    assert not Trade.objects.exists()
+
+
+def test_the_kill_switch_stops_automatic_quoting_and_is_audited(book, clients) -> None:
+    senior = api_for_user(book.user("senior1"))
+    refused = api_for_user(book.user("trader1")).post("/api/desk/switches/", {"name": "kill", "scope": "desk", "on": True}, format="json")
+    assert refused.status_code == 403
+    r = senior.post("/api/desk/switches/", {"name": "kill", "scope": "ig_corp", "on": True, "reason": "bad data"}, format="json")
+    assert r.status_code == 200 and r.json()["changed_by"] == "senior1" and r.json()["on"] is True
+    api = clients["CLT0007"]
+    killed = _send(api, book.isin("ig_corp"), rid="k1")
+    assert "kill switch" in wait_status(api, killed, "pending_review")["reason"]
+    other = _send(api, book.isin("govt"), rid="k2")
+    wait_status(api, other, "quoted")
+    senior.post("/api/desk/switches/", {"name": "kill", "scope": "ig_corp", "on": False}, format="json")
+    again = _send(api, book.isin("ig_corp"), rid="k3")
+    wait_status(api, again, "quoted")
+    switch = Switch.objects.get(name="kill", scope="ig_corp")
+    assert switch.history.count() == 2
+    listing = senior.get("/api/desk/switches/").json()["results"]
+    assert {"name": "kill", "scope": "ig_corp"}.items() <= next(s for s in listing if s["scope"] == "ig_corp").items()
+    assert senior.post("/api/desk/switches/", {"name": "kill", "scope": "nowhere", "on": True}, format="json").status_code == 400
+
+
+def test_a_worker_killed_mid_pricing_strands_nothing(book, clients) -> None:
+    from dealer.desk.pricing_service import claim_waiting
+
+    api = clients["CLT0007"]
+    # Stop the live worker from taking this RFQ: store it directly, then claim it as a dying worker would.
+    data = services.parse_rfq_input(rfq_body(book.isin(), rid="stuck"))
+    from django.db import transaction
+
+    with transaction.atomic():
+        rfq = Rfq.objects.create(client=Client.objects.get(code="CLT0007"), client_rfq_id="stuck",
+                                 instrument_id=__import__("dealer.market.models", fromlist=["Instrument"]).Instrument.objects.get(isin=data.isin).id,
+                                 side="buy", quantity=data.quantity, tier=3, received_at=timezone.now())
+    claim_waiting()
+    assert Rfq.objects.get(id=rfq.id).status == "pricing"
+    Rfq.objects.filter(id=rfq.id).update(updated_at=timezone.now() - timedelta(seconds=30))
+    assert services.requeue_stuck() == 1
+    wait_status(api, rfq.id, "quoted")
+    assert Quote.objects.filter(rfq_id=rfq.id).count() == 1
+
+
+def test_markouts_are_recorded_at_the_horizons(book, clients) -> None:
+    api = clients["CLT0007"]
+    rid = _send(api, book.isin())
+    quote = wait_status(api, rid, "quoted")["quote"]
+    trade_id = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": quote["id"]}, format="json").json()["trade_id"]
+    trade = Trade.objects.get(id=trade_id)
+    later = trade.booked_at + timedelta(seconds=301)
+    assert services.record_markouts(now=later, mids={trade.instrument_id: float(trade.price)}) == 2
+    assert services.record_markouts(now=later, mids={trade.instrument_id: float(trade.price)}) == 0
+    horizons = sorted(trade.markouts.values_list("horizon_seconds", flat=True))
+    assert horizons == [60, 300]
+    assert all(abs(m) < 1e-9 for m in trade.markouts.values_list("markout_bp", flat=True))
