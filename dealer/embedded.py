@@ -29,6 +29,6 @@ def start_worker(app: Celery, *, concurrency: int = 1) -> tuple[Any, threading.T
 
 
 def start_beat(app: Celery) -> Any:
-    beat = EmbeddedService(app, max_interval=1, thread=True)
+    beat = EmbeddedService(app, max_interval=1, thread=True, scheduler_cls="celery.beat:Scheduler")
     beat.start()
     return beat

@@ -91,8 +91,13 @@ TEMPLATES = [
 
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Under ASGI persistent connections leak across threads: use psycopg's pool instead.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN", default=2),
+        "max_size": env.int("DB_POOL_MAX", default=10),
+        "timeout": 10,
+    }
 else:
     DATABASES = {
         "default": {
@@ -186,6 +191,7 @@ CELERY_BEAT_SCHEDULE = {
     "market-tick": {"task": "dealer.market.tasks.market_tick", "schedule": MARKET_TICK_SECONDS},
     "desk-sweep": {"task": "dealer.desk.tasks.sweep", "schedule": SWEEP_SECONDS},
     "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
+    "scores-nightly": {"task": "crm.tasks.recompute_scores", "schedule": crontab(hour=1, minute=30)},
 }
 
 if REDIS_URL:

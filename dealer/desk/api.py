@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,7 +17,7 @@ from crm.models import Client
 from dealer.desk import selectors, services
 from dealer.errors import DeskError, Forbidden
 from dealer.roles import (
-    IsApiClient, IsDeskOrManagement, IsPerson, IsSeniorTrader, MANAGEMENT, SENIOR_TRADER, TRADER,
+    IsDeskOrManagement, IsPerson, IsSeniorTrader, MANAGEMENT, SENIOR_TRADER, TRADER,
     has_role, role_permission,
 )
 
@@ -89,10 +90,26 @@ class DeskRfqOut(RfqOut):
 
 
 def client_of(request: Request) -> Client:
-    client = Client.objects.select_related("tier").filter(user=request.user).first()
+    """The API client behind the request (loaded once by `IsApiClientUser`)."""
+    client = getattr(request, "api_client", None)
     if client is None:
-        raise Forbidden("This user is not an API client.")
+        client = Client.objects.select_related("tier").filter(user=request.user, active=True).first()
+        if client is None:
+            raise Forbidden("This user is not an API client.")
     return client
+
+
+class IsApiClientUser(BasePermission):
+    """Admits users that act for a client (one query, which also loads the client and its tier)."""
+
+    message = "Only API clients may do this."
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        if not request.user or not request.user.is_authenticated:
+            return False
+        client = Client.objects.select_related("tier").filter(user=request.user, active=True).first()
+        request.api_client = client
+        return client is not None
 
 
 def parse_since(value: str | None) -> datetime | None:
@@ -113,7 +130,7 @@ def parse_since(value: str | None) -> datetime | None:
 
 
 class RfqListCreate(APIView):
-    permission_classes = [IsApiClient]
+    permission_classes = [IsApiClientUser]
 
     @extend_schema(
         request=RfqIn,
@@ -145,7 +162,7 @@ class RfqListCreate(APIView):
 
 
 class RfqDetail(APIView):
-    permission_classes = [IsApiClient]
+    permission_classes = [IsApiClientUser]
 
     @extend_schema(responses={200: RfqOut, 404: ERRORS})
     def get(self, request: Request, rfq_id: int) -> Response:
@@ -154,7 +171,7 @@ class RfqDetail(APIView):
 
 
 class RfqAccept(APIView):
-    permission_classes = [IsApiClient]
+    permission_classes = [IsApiClientUser]
 
     @extend_schema(
         request=inline_serializer("AcceptIn", {"quote_id": serializers.IntegerField()}),
@@ -177,7 +194,7 @@ class RfqAccept(APIView):
 
 
 class RfqReject(APIView):
-    permission_classes = [IsApiClient]
+    permission_classes = [IsApiClientUser]
 
     @extend_schema(request=None, responses={200: RfqOut, 409: ERRORS})
     def post(self, request: Request, rfq_id: int) -> Response:

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from dealer.desk import pricing_context as ctx
 from dealer.desk.models import Quote, Rfq
-from dealer.desk.services import _move, _publish
+from dealer.desk.services import _move
 from pricing.quoting import COMPONENTS, REASONS, RfqArrays, quote_batch
 
 CLAIM_LIMIT = 1000
@@ -51,7 +51,8 @@ def price_waiting_rfqs() -> int:
     ids = claim_waiting()
     if not ids:
         return 0
-    rfqs = list(Rfq.objects.filter(id__in=ids, status=Rfq.Status.PRICING).select_related("instrument__asset_class"))
+    rfqs = list(Rfq.objects.filter(id__in=ids, status=Rfq.Status.PRICING)
+                .select_related("instrument__asset_class", "client", "claimed_by"))
     if not rfqs:
         return 0
     snap = ctx.latest_snapshot()
@@ -80,55 +81,104 @@ def price_waiting_rfqs() -> int:
         kill=np.array([("desk" in kill_scopes) or (r.instrument.asset_class.code in kill_scopes) for r in rfqs]),
     )
     result = quote_batch(batch, market, book, tiers_table)
-    recs = _recommendations(batch, result, market, book, tiers_table)
+    review = result.decision == 1
+    recs = _recommendations(batch, result, market, book, tiers_table, review)
     with transaction.atomic():
-        for k, rfq in enumerate(rfqs):
-            locked = Rfq.objects.select_for_update().filter(id=rfq.id, status=Rfq.Status.PRICING).first()
-            if locked is None:
-                continue
-            _save_priced(locked, k, result, recs, tiers[locked.tier], agreements[rfq.id][1], now)
-    return len(rfqs)
+        live = set(Rfq.objects.select_for_update().filter(id__in=[r.id for r in rfqs], status=Rfq.Status.PRICING)
+                   .values_list("id", flat=True))
+        priced = [(k, r) for k, r in enumerate(rfqs) if r.id in live]
+        quotes = [_quote_for(r, k, result, recs, tiers[r.tier], agreements[r.id][1], now) for k, r in priced]
+        Quote.objects.bulk_create([q for q in quotes if q is not None])
+        for (k, rfq), quote in zip(priced, quotes):
+            _apply_outcome(rfq, k, result, quote, tiers[rfq.tier], now)
+        _save_outcomes([r for _, r in priced])
+        for _, rfq in priced:
+            _publish_priced(rfq)
+    return len(priced)
 
 
 def _components(result: Any, k: int) -> dict[str, float]:
     return {name: round(float(result.components[name][k]), 6) for name in COMPONENTS}
 
 
-def _save_priced(rfq: Rfq, k: int, result: Any, recs: dict[str, np.ndarray], tier: Any,
-                 agreement_id: int | None, now: Any) -> None:
-    reason = REASONS[int(result.reason[k])]
+def _quote_for(rfq: Rfq, k: int, result: Any, recs: dict[str, np.ndarray], tier: Any, agreement_id: int | None,
+               now: Any) -> Quote | None:
     decision = int(result.decision[k])
+    if decision == 2:
+        return None
+    common = dict(rfq=rfq, quantity=rfq.quantity, mid=_dec(result.mid[k]), mid_se=float(recs["mid_se"][k]),
+                  components=_components(result, k), half_spread_bp=float(result.half_spread_bp[k]),
+                  agreement_id=agreement_id, created_at=now)
+    if decision == 1:
+        return Quote(status=Quote.Status.RECOMMENDED, source="recommendation", price=_dec(recs["price"][k]),
+                     ci_low=_dec(recs["ci_low"][k]), ci_high=_dec(recs["ci_high"][k]),
+                     impact_bp=float(recs["impact_bp"][k]), win_probability=float(recs["win_probability"][k]),
+                     expected_pnl=float(recs["expected_pnl"][k]), **common)
+    return Quote(status=Quote.Status.ACTIVE, source="auto", price=_dec(result.price[k]),
+                 valid_until=now + timedelta(seconds=tier.quote_ttl_seconds), **common)
+
+
+def _apply_outcome(rfq: Rfq, k: int, result: Any, quote: Quote | None, tier: Any, now: Any) -> None:
+    reason = REASONS[int(result.reason[k])]
     rfq.priced_at = now
-    components = _components(result, k)
-    price = _dec(result.price[k])
-    mid = _dec(result.mid[k])
-    common = dict(rfq=rfq, quantity=rfq.quantity, mid=mid, mid_se=float(recs["mid_se"][k]), components=components,
-                  half_spread_bp=float(result.half_spread_bp[k]), agreement_id=agreement_id, created_at=now)
+    rfq.updated_at = now
+    rfq.reason = REASON_TEXT[reason]
+    decision = int(result.decision[k])
     if decision == 2:
         _move(rfq, Rfq.Status.DECLINED)
-        rfq.reason = REASON_TEXT[reason]
-        rfq.save(update_fields=["status", "reason", "priced_at", "updated_at"])
     elif decision == 1:
-        rec = Quote.objects.create(
-            status=Quote.Status.RECOMMENDED, source="recommendation", price=_dec(recs["price"][k]),
-            ci_low=_dec(recs["ci_low"][k]), ci_high=_dec(recs["ci_high"][k]), impact_bp=float(recs["impact_bp"][k]),
-            win_probability=float(recs["win_probability"][k]), expected_pnl=float(recs["expected_pnl"][k]), **common)
-        rfq.recommendation = rec
-        _move(rfq, Rfq.Status.PENDING_REVIEW)
-        rfq.reason = REASON_TEXT[reason]
+        rfq.recommendation = quote
         rfq.review_deadline = now + timedelta(seconds=tier.review_deadline_seconds)
-        rfq.save(update_fields=["status", "reason", "priced_at", "recommendation", "review_deadline", "updated_at"])
+        _move(rfq, Rfq.Status.PENDING_REVIEW)
     else:
-        quote = Quote.objects.create(status=Quote.Status.ACTIVE, source="auto", price=price,
-                                     valid_until=now + timedelta(seconds=tier.quote_ttl_seconds), **common)
         rfq.quote = quote
         _move(rfq, Rfq.Status.QUOTED)
-        rfq.reason = ""
-        rfq.save(update_fields=["status", "reason", "priced_at", "quote", "updated_at"])
-    _publish(rfq)
 
 
-def _recommendations(batch: RfqArrays, result: Any, market: Any, book: Any, tiers: Any) -> dict[str, np.ndarray]:
+def _save_outcomes(rfqs: list[Rfq]) -> None:
+    """One prepared UPDATE run for the whole batch (bulk_update's CASE expressions cost more)."""
+    dt = connection.ops.adapt_datetimefield_value
+    rows = [(r.status, r.reason, dt(r.priced_at), r.quote_id, r.recommendation_id, dt(r.review_deadline),
+             dt(r.updated_at), r.id) for r in rfqs]
+    table = Rfq._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET status = %s, reason = %s, priced_at = %s, quote_id = %s, recommendation_id = %s, "
+            f"review_deadline = %s, updated_at = %s WHERE id = %s", rows)
+
+
+def _publish_priced(rfq: Rfq) -> None:
+    """Publish from the rows in hand (no re-read): the client's view and the desk's row."""
+    from dealer.desk import events
+    from dealer.desk.selectors import desk_rfq_payload, rfq_payload
+
+    events.rfq_changed(rfq.client_id, rfq.status, rfq_payload(rfq), desk_rfq_payload(rfq))
+
+
+def _recommendations(batch: RfqArrays, result: Any, market: Any, book: Any, tiers: Any,
+                     review: np.ndarray) -> dict[str, np.ndarray]:
+    """Recommendations for the RFQs going to review; the others only need their fair-value error."""
     from dealer.desk.recommend import recommend_for_batch
 
-    return recommend_for_batch(batch, result, market, book, tiers)
+    mid_se = market.mid_se[batch.instrument]
+    n = batch.instrument.size
+    out = {"mid_se": mid_se, **{k: np.full(n, np.nan) for k in
+                                ("price", "ci_low", "ci_high", "impact_bp", "win_probability", "expected_pnl")}}
+    if review.any():
+        idx = np.flatnonzero(review)
+        sub = RfqArrays(instrument=batch.instrument[idx], side=batch.side[idx], quantity=batch.quantity[idx],
+                        tier=batch.tier[idx], agreement_bp=batch.agreement_bp[idx],
+                        credit_available=batch.credit_available[idx], kill=batch.kill[idx])
+        sub_result = _Sub(result, idx)
+        for key, values in recommend_for_batch(sub, sub_result, market, book, tiers).items():
+            out[key][idx] = values
+    return out
+
+
+class _Sub:
+    """The rows `idx` of a QuoteBatch, with the attributes recommend_for_batch reads."""
+
+    def __init__(self, result: Any, idx: np.ndarray):
+        self.mid = result.mid[idx]
+        self.price = result.price[idx]
+        self.components = {k: v[idx] for k, v in result.components.items()}

@@ -40,6 +40,8 @@ def client_quote_payload(quote: Quote | None) -> dict[str, Any] | None:
 
 
 def _trade_id(rfq: Rfq) -> int | None:
+    if rfq.status not in ("accepted", "booked"):
+        return None
     try:
         return rfq.trade.id if rfq.trade else None
     except Trade.DoesNotExist:

@@ -85,55 +85,81 @@ def parse_rfq_input(data: Any) -> RfqInput:
     return RfqInput(client_rfq_id=rid, isin=isin, side=side, quantity=quantity.quantize(Decimal("0.01")))
 
 
+PRICING_QUEUED_KEY = "desk:price_rfqs:queued"
+
+
 def _enqueue_pricing() -> None:
+    """Enqueue one pricing run unless one is already waiting: that run claims every waiting RFQ.
+
+    The flag expires on its own after two seconds, so a lost task never blocks pricing; the task
+    clears it before it claims, so an RFQ committed after the claim enqueues a new run.
+    """
+    from django.core.cache import cache
+
     from dealer.desk.tasks import price_rfqs
 
-    price_rfqs.delay()
+    if cache.add(PRICING_QUEUED_KEY, 1, timeout=2):
+        price_rfqs.delay()
 
 
 def _same_request(rfq: Rfq, data: RfqInput) -> bool:
     return rfq.instrument.isin == data.isin and rfq.side == data.side and rfq.quantity == data.quantity
 
 
+def _existing(client: Client, data: RfqInput) -> tuple[Rfq, bool]:
+    existing = rfqs_with_related().filter(client=client, client_rfq_id=data.client_rfq_id).first()
+    if existing is None:
+        raise DeskError("The RFQ could not be stored; send it again.", status=503)
+    if not _same_request(existing, data):
+        raise Conflict(
+            f"client_rfq_id {data.client_rfq_id!r} was already used for a different request "
+            f"(RFQ {existing.id}: {existing.side} {existing.quantity} {existing.instrument.isin})."
+        )
+    return existing, False
+
+
 def rfq_create(*, client: Client, data: RfqInput, channel: str = "rest") -> tuple[Rfq, bool]:
     """Store a new RFQ (status received) and enqueue pricing after commit.
 
-    Returns (rfq, created). The client's `client_rfq_id` is the idempotency key: the same request
-    again returns the first RFQ; the same key with other fields is a Conflict.
+    Returns (rfq, created). The client's `client_rfq_id` is the idempotency key, enforced by the
+    database's unique (client, client_rfq_id): the same request again returns the first RFQ; the
+    same key with other fields is a Conflict. The insert is one statement, so the hot path is one
+    instrument lookup and one INSERT.
     """
-    existing = rfqs_with_related().filter(client=client, client_rfq_id=data.client_rfq_id).first()
-    if existing is not None:
-        if not _same_request(existing, data):
-            raise Conflict(
-                f"client_rfq_id {data.client_rfq_id!r} was already used for a different request "
-                f"(RFQ {existing.id}: {existing.side} {existing.quantity} {existing.instrument.isin})."
-            )
-        return existing, False
-    instrument = Instrument.objects.select_related("asset_class").filter(isin=data.isin).first()
-    if instrument is None:
+    found = Instrument.objects.filter(isin=data.isin).values_list("id", "rfq_enabled", "asset_class__code").first()
+    if found is None:
+        if Rfq.objects.filter(client=client, client_rfq_id=data.client_rfq_id).exists():
+            return _existing(client, data)
         raise DeskError(f"Unknown ISIN {data.isin}.", field="isin")
-    if not instrument.rfq_enabled:
+    instrument_id, rfq_enabled, asset_class = found
+    if not rfq_enabled:
+        if Rfq.objects.filter(client=client, client_rfq_id=data.client_rfq_id).exists():
+            return _existing(client, data)
         raise DeskError(f"{data.isin} is not open for client RFQs.", field="isin")
+    rfq = Rfq(client=client, client_rfq_id=data.client_rfq_id, instrument_id=instrument_id, side=data.side,
+              quantity=data.quantity, status=Rfq.Status.RECEIVED, channel=channel, tier=client.tier.number,
+              received_at=timezone.now())
     try:
         with transaction.atomic():
-            rfq = Rfq.objects.create(
-                client=client, client_rfq_id=data.client_rfq_id, instrument=instrument,
-                side=data.side, quantity=data.quantity, status=Rfq.Status.RECEIVED,
-                channel=channel, tier=client.tier.number, received_at=timezone.now(),
-            )
-            rfq.client = client
-            rfq.instrument = instrument
-            rfq.quote = None
-            events.rfq_changed(client.id, rfq.status, rfq_payload(rfq), desk_rfq_payload(rfq))
+            rfq.save(force_insert=True)
+            payload = rfq_payload_new(rfq, data.isin)
+            events.rfq_changed(client.id, rfq.status, payload, {
+                **payload, "client": client.code, "client_name": client.name, "tier": rfq.tier,
+                "asset_class": asset_class, "review_deadline": None, "claimed_by": None, "channel": channel,
+                "recommendation": None})
             transaction.on_commit(_enqueue_pricing)
     except IntegrityError:
-        existing = rfqs_with_related().filter(client=client, client_rfq_id=data.client_rfq_id).first()
-        if existing is None:
-            raise
-        if not _same_request(existing, data):
-            raise Conflict(f"client_rfq_id {data.client_rfq_id!r} was already used for a different request.") from None
-        return existing, False
+        return _existing(client, data)
     return rfq, True
+
+
+def rfq_payload_new(rfq: Rfq, isin: str) -> dict[str, Any]:
+    """The representation of a just-stored RFQ, built without touching the database."""
+    return {
+        "id": rfq.id, "client_rfq_id": rfq.client_rfq_id, "isin": isin, "side": rfq.side,
+        "quantity": f"{rfq.quantity:.2f}", "status": rfq.status, "reason": "", "quote": None, "trade_id": None,
+        "received_at": rfq.received_at.isoformat(),
+    }
 
 
 def _publish(rfq: Rfq) -> None:

@@ -1,0 +1,255 @@
+"""Benchmarks of the platform, measured from the outside where a user would stand."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any, Iterator
+
+import numpy as np
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
+
+Figure = tuple[str, Any, str]
+
+
+def _prepare(*, history: bool = False) -> None:
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    call_command("migrate", interactive=False, verbosity=0)
+    from crm.models import Client
+
+    if not Client.objects.filter(code="CLT0010").exists():
+        from dealer.seeding import seed_demo
+
+        seed_demo(n_clients=300, n_trades=20_000 if history else 0)
+
+
+def bench_seed(*, trades: int = 1_000_000, **_: Any) -> Iterator[Figure]:
+    """Write `trades` trades of history (with their RFQs, quotes and markouts)."""
+    _prepare()
+    import numpy as np
+
+    from crm.models import Client
+    from dealer.desk.models import Trade
+    from dealer.seeding import _history
+
+    clients = list(Client.objects.select_related("tier").order_by("id"))
+    keep = not Trade.objects.filter(rfq__channel="history").exists()
+    started = time.perf_counter()
+    with transaction.atomic():
+        n_trades, n_rfqs = _history(11, trades, clients, np.random.default_rng(11))
+        if not keep:
+            transaction.set_rollback(True)
+    elapsed = time.perf_counter() - started
+    yield ("seed_1000000_trades" if trades == 1_000_000 else f"seed_{trades}_trades", f"{elapsed:.1f}", "s")
+    yield ("seed_rows_per_s", f"{(n_trades * 6 + n_rfqs * 2) / elapsed:.0f}", "rows/s")
+    yield ("seed_kept", "yes" if keep else "no (rolled back: history was already there)", "")
+    yield ("database", settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1], "")
+
+
+class _Desk:
+    """Starts the platform (embedded or services mode) as a child process for a bench."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> "_Desk":
+        cmd = [sys.executable, "manage.py", "rundesk", "--port", str(self.port)]
+        env = dict(os.environ)
+        if settings.SERVICES_MODE:
+            cmd += ["--services", "--web-workers", "1"]
+            env.setdefault("HTTPS", "0")
+            env.setdefault("SECRET_KEY", settings.SECRET_KEY)
+        self.proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, start_new_session=True,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import httpx
+
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        self.__exit__()
+        raise RuntimeError("the desk did not become healthy within 60 s")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+def _percentiles(ms: list[float]) -> tuple[float, float]:
+    if not ms:
+        return float("nan"), float("nan")
+    a = np.array(ms)
+    return float(np.percentile(a, 50)), float(np.percentile(a, 99))
+
+
+def _token(code: str) -> str:
+    from io import StringIO
+
+    out = StringIO()
+    call_command("create_api_token", code, stdout=out)
+    return out.getvalue().strip()
+
+
+def bench_rfq(*, rate: float = 200.0, duration: float = 60.0, port: int = 8765, **_: Any) -> Iterator[Figure]:
+    """Tier 2 and 3 RFQs over REST at a steady rate; intake to quote received on the client's websocket."""
+    _prepare()
+    from dealer.market.models import Instrument
+
+    codes = ["CLT0004", "CLT0005", "CLT0006", "CLT0007", "CLT0008", "CLT0009", "CLT0010"]
+    tokens = {c: _token(c) for c in codes}
+    isins = list(Instrument.objects.filter(rfq_enabled=True, liquidity_bucket__lte=3).values_list("isin", flat=True)[:100])
+    run_id = f"b{int(time.time())}"
+    with _Desk(port) as desk:
+        sent, got, lost, statuses = asyncio.run(_rfq_load(desk.port, tokens, isins, rate, duration, run_id))
+    lat = [got[k] - sent[k] for k in got if k in sent]
+    p50, p99 = _percentiles([x * 1000 for x in lat])
+    yield ("rfq_to_quote_p50", f"{p50:.1f}", "ms")
+    yield ("rfq_to_quote_p99", f"{p99:.1f}", "ms")
+    yield ("rfq_lost", lost, "")
+    yield ("rfq_sent", len(sent), "")
+    yield ("rfq_rate", f"{rate:g}", "RFQ/s")
+    yield ("rfq_mode", "services" if settings.SERVICES_MODE else "embedded", "")
+    for status, n in sorted(statuses.items()):
+        yield (f"rfq_{status}", n, "")
+
+
+async def _rfq_load(port: int, tokens: dict[str, str], isins: list[str], rate: float, duration: float,
+                    run_id: str) -> tuple[dict[str, float], dict[str, float], int, dict[str, int]]:
+    import httpx
+    import websockets
+
+    sent: dict[str, float] = {}
+    got: dict[str, float] = {}
+    statuses: dict[str, int] = {}
+    base = f"http://127.0.0.1:{port}"
+
+    async def listen(code: str, ws: Any) -> None:
+        async for raw in ws:
+            msg = json.loads(raw)
+            rfq = msg.get("rfq") or {}
+            rid = rfq.get("client_rfq_id")
+            if msg.get("type") in ("quote", "rfq.declined") or rfq.get("status") == "pending_review":
+                if rid and rid not in got:
+                    got[rid] = time.perf_counter()
+                    statuses[rfq.get("status", "?")] = statuses.get(rfq.get("status", "?"), 0) + 1
+
+    sockets = {c: await websockets.connect(f"ws://127.0.0.1:{port}/ws/client/?token={t}", max_queue=None)
+               for c, t in tokens.items()}
+    listeners = [asyncio.create_task(listen(c, ws)) for c, ws in sockets.items()]
+    codes = list(tokens)
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as http:
+        async def post(i: int) -> None:
+            code = codes[i % len(codes)]
+            rid = f"{run_id}-{i}"
+            body = {"client_rfq_id": rid, "isin": isins[i % len(isins)], "side": "buy" if i % 2 else "sell",
+                    "quantity": "250000"}
+            sent[rid] = time.perf_counter()
+            try:
+                r = await http.post("/api/rfqs/", json=body, headers={"Authorization": f"Token {tokens[code]}"})
+                if r.status_code != 202:
+                    statuses[f"http_{r.status_code}"] = statuses.get(f"http_{r.status_code}", 0) + 1
+            except httpx.HTTPError:
+                statuses["http_error"] = statuses.get("http_error", 0) + 1
+
+        n = int(rate * duration)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(i)))
+        await asyncio.gather(*tasks)
+    deadline = time.perf_counter() + 10
+    while len(got) < len(sent) and time.perf_counter() < deadline:
+        await asyncio.sleep(0.1)
+    for t in listeners:
+        t.cancel()
+    for ws in sockets.values():
+        await ws.close()
+    return sent, got, len(sent) - len(got), statuses
+
+
+def bench_review(*, count: int = 500, rate: float = 20.0, port: int = 8765, **_: Any) -> Iterator[Figure]:
+    """Tier 1 RFQ POST to its review request on a senior trader's desk websocket."""
+    _prepare()
+    from dealer.market.models import Instrument
+
+    tokens = {c: _token(c) for c in ("CLT0001", "CLT0002", "CLT0003")}
+    isins = list(Instrument.objects.filter(rfq_enabled=True).values_list("isin", flat=True)[:50])
+    run_id = f"v{int(time.time())}"
+    with _Desk(port) as desk:
+        lat, missing = asyncio.run(_review_load(desk.port, tokens, isins, count, min(rate, 50.0), run_id))
+    p50, p99 = _percentiles(lat)
+    yield ("review_push_p50", f"{p50:.1f}", "ms")
+    yield ("review_push_p99", f"{p99:.1f}", "ms")
+    yield ("review_missing", missing, "")
+    yield ("review_count", count, "")
+    yield ("review_mode", "services" if settings.SERVICES_MODE else "embedded", "")
+
+
+async def _review_load(port: int, tokens: dict[str, str], isins: list[str], count: int, rate: float,
+                       run_id: str) -> tuple[list[float], int]:
+    import re
+
+    import httpx
+    import websockets
+
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        page = await http.get("/accounts/login/")
+        csrf = http.cookies.get("csrftoken") or re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        r = await http.post("/accounts/login/", data={"username": "senior1", "password": "demo",
+                                                       "csrfmiddlewaretoken": csrf}, headers={"Referer": base + "/accounts/login/"})
+        session = http.cookies.get("sessionid")
+        if not session:
+            raise RuntimeError(f"could not log in as senior1 ({r.status_code})")
+        sent: dict[str, float] = {}
+        got: dict[str, float] = {}
+        ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws/desk/", max_queue=None,
+                                      additional_headers={"Cookie": f"sessionid={session}", "Origin": base})
+
+        async def listen() -> None:
+            async for raw in ws:
+                msg = json.loads(raw)
+                if msg.get("type") == "review.request":
+                    rid = msg["rfq"]["client_rfq_id"]
+                    got.setdefault(rid, time.perf_counter())
+
+        listener = asyncio.create_task(listen())
+        codes = list(tokens)
+        start = time.perf_counter()
+        for i in range(count):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            code = codes[i % len(codes)]
+            rid = f"{run_id}-{i}"
+            sent[rid] = time.perf_counter()
+            await http.post("/api/rfqs/", json={"client_rfq_id": rid, "isin": isins[i % len(isins)], "side": "buy",
+                                                "quantity": "5000000"}, headers={"Authorization": f"Token {tokens[code]}"})
+        deadline = time.perf_counter() + 10
+        while len(got) < len(sent) and time.perf_counter() < deadline:
+            await asyncio.sleep(0.1)
+        listener.cancel()
+        await ws.close()
+    lat = [(got[k] - sent[k]) * 1000 for k in got if k in sent]
+    return lat, len(sent) - len(got)

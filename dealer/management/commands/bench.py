@@ -1,0 +1,41 @@
+"""`python manage.py bench NAME`: benchmark figures, one `name: value unit` per line.
+
+Each bench prepares what it needs on the configured database (migrating and seeding the
+reference book when absent), so it runs on an empty one.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+BENCHES = {
+    "seed": "dealer.benchmarks:bench_seed",
+    "rfq": "dealer.benchmarks:bench_rfq",
+    "review": "dealer.benchmarks:bench_review",
+    "scores": "crm.bench:bench_scores",
+}
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark: " + ", ".join(BENCHES)
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("name", choices=sorted(BENCHES))
+        parser.add_argument("--rate", type=float, default=200.0, help="rfq: RFQs per second")
+        parser.add_argument("--duration", type=float, default=60.0, help="rfq: seconds of load")
+        parser.add_argument("--count", type=int, default=500, help="review: Tier 1 RFQs")
+        parser.add_argument("--trades", type=int, default=1_000_000, help="seed: trades to write")
+        parser.add_argument("--port", type=int, default=8765, help="port of the desk the bench starts")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        import importlib
+
+        module, func = BENCHES[opts["name"]].split(":")
+        try:
+            fn = getattr(importlib.import_module(module), func)
+        except (ImportError, AttributeError) as exc:
+            raise CommandError(f"bench {opts['name']} is not available: {exc}") from exc
+        for name, value, unit in fn(**opts):
+            self.stdout.write(f"{name}: {value} {unit}")
+            self.stdout.flush()
