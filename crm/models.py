@@ -102,9 +102,14 @@ class Client(models.Model):
     suggested_tier = models.PositiveSmallIntegerField(null=True, blank=True)
     score = models.FloatField(null=True, blank=True)
     tier_reason = models.CharField(max_length=200, blank=True)
+    score_change = models.FloatField(null=True, blank=True, help_text="Score minus the previous computation's.")
+    latest_score = models.ForeignKey(
+        "RelationshipScore", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The latest score row (trailing metrics for the client list).",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords(excluded_fields=["credit_used"])
+    history = HistoricalRecords(excluded_fields=["credit_used", "latest_score", "score_change"])
 
     class Meta:
         ordering = ["code"]
@@ -170,6 +175,14 @@ class RelationshipScore(models.Model):
     diversification = models.FloatField()
     score = models.FloatField()
     suggested_tier = models.PositiveSmallIntegerField()
+    # Trailing-12-month raw inputs, kept so the client list reads them with the score.
+    notional = models.FloatField(default=0.0, help_text="Traded notional (face x price / 100).")
+    pnl = models.FloatField(default=0.0, help_text="Realized P&L: the 1-day markout P&L of each trade.")
+    toxicity_bp = models.FloatField(default=0.0, help_text="Notional-weighted mean of -markout (5 min), bp.")
+    n_asset_classes = models.PositiveSmallIntegerField(default=0)
+    n_trades = models.PositiveIntegerField(default=0)
+    n_rfqs = models.PositiveIntegerField(default=0)
+    hit_ratio = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["-computed_at"]
@@ -193,3 +206,46 @@ class ScoringSettings(models.Model):
             raise ValidationError({"weight_volume": f"The weights must sum to 100%, not {total:g}%."})
         if not (0 <= self.tier2_threshold < self.tier1_threshold <= 100):
             raise ValidationError({"tier1_threshold": "Need 0 <= tier 2 threshold < tier 1 threshold <= 100."})
+
+
+class ScoreRun(models.Model):
+    """One recomputation of every client's score, with its progress (0..1) for the page's bar."""
+
+    STATUSES = [("queued", "queued"), ("running", "running"), ("done", "done"), ("failed", "failed")]
+    status = models.CharField(max_length=8, choices=STATUSES, default="queued")
+    progress = models.FloatField(default=0.0)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    n_clients = models.PositiveIntegerField(default=0)
+    n_changed = models.PositiveIntegerField(default=0, help_text="Clients whose suggested tier changed.")
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class CreditLineRequest(models.Model):
+    """An RM's request to raise a client's credit line, pending management's approval."""
+
+    STATUSES = [("pending", "pending"), ("approved", "approved"), ("rejected", "rejected")]
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="credit_requests")
+    current = models.DecimalField(max_digits=18, decimal_places=2)
+    requested = models.DecimalField(max_digits=18, decimal_places=2, validators=[MinValueValidator(0)])
+    reason = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=8, choices=STATUSES, default="pending")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["client"], condition=Q(status="pending"),
+                                    name="credit_request_one_pending"),
+        ]

@@ -78,3 +78,104 @@ def search_filter(qs: QuerySet[Client], text: str | None) -> QuerySet[Client]:
     if not text:
         return qs
     return qs.filter(Q(code__icontains=text) | Q(name__icontains=text))
+
+
+# --------------------------------------------------------------------------- the RM workspace
+
+SORTS = {
+    "code": "code", "name": "name", "tier": "tier__number", "suggested": "suggested_tier", "score": "score",
+    "trend": "score_change", "volume": "latest_score__notional", "pnl": "latest_score__pnl",
+    "hit": "latest_score__hit_ratio", "toxicity": "latest_score__toxicity_bp", "rm": "rm__username",
+}
+
+
+def clients_table(*, user: Any, q: str | None = None, tier: str | None = None, sort: str | None = None,
+                  desc: bool = False, mismatch: bool = False, rm: str | None = None) -> QuerySet[Client]:
+    """The "my clients" list: one query, the trailing metrics read from each client's latest score row."""
+    from django.db.models import F
+
+    qs = search_filter(clients_for_user(user), q).select_related("latest_score")
+    if tier in ("1", "2", "3"):
+        qs = qs.filter(tier__number=int(tier))
+    if mismatch:
+        qs = qs.exclude(suggested_tier__isnull=True).exclude(suggested_tier=F("tier__number"))
+    if rm:
+        qs = qs.filter(rm__username=rm)
+    key = SORTS.get(sort or "", "code")
+    order = F(key).desc(nulls_last=True) if desc else F(key).asc(nulls_last=True)
+    return qs.order_by(order, "code")
+
+
+def score_history(*, client: Client, limit: int = 400) -> list[dict[str, Any]]:
+    rows = client.scores.order_by("-computed_at").values(
+        "computed_at", "score", "volume", "profitability", "flow_quality", "diversification", "suggested_tier")[:limit]
+    out = [dict(r, computed_at=r["computed_at"].isoformat()) for r in rows]
+    out.reverse()
+    return out
+
+
+def recent_rfqs(*, client: Client, limit: int = 20) -> list[Any]:
+    from dealer.desk.models import Rfq
+
+    return list(Rfq.objects.filter(client=client).select_related("instrument", "quote").order_by("-received_at")[:limit])
+
+
+def recent_trades(*, client: Client, limit: int = 20) -> list[Any]:
+    from dealer.desk.models import Trade
+
+    return list(Trade.objects.filter(client=client).select_related("instrument").order_by("-booked_at")[:limit])
+
+
+def _diff_rows(records: list[Any], label: Any, fields: list[str]) -> list[dict[str, Any]]:
+    """Consecutive history rows of each object -> entries with (field, before, after)."""
+    out = []
+    prev_by_id: dict[int, Any] = {}
+    for r in sorted(records, key=lambda h: (h.history_date, h.history_id)):
+        prev = prev_by_id.get(r.id)
+        if r.history_type == "+":
+            changes = [(f, None, getattr(r, f)) for f in fields if getattr(r, f) not in (None, "")]
+            action = "created"
+        elif r.history_type == "-":
+            changes = [(f, getattr(r, f), None) for f in fields if getattr(r, f) not in (None, "")]
+            action = "deleted"
+        else:
+            changes = [(f, getattr(prev, f) if prev else None, getattr(r, f)) for f in fields
+                       if (prev is None and getattr(r, f) not in (None, ""))
+                       or (prev is not None and getattr(prev, f) != getattr(r, f))]
+            action = "changed"
+        prev_by_id[r.id] = r
+        if action == "changed" and not changes:
+            continue
+        out.append({"when": r.history_date, "who": r.history_user.username if r.history_user else "system",
+                    "what": label(r), "action": action, "reason": getattr(r, "history_change_reason", "") or "",
+                    "changes": [{"field": f, "before": b, "after": a} for f, b, a in changes]})
+    return out
+
+
+def client_audit(*, client: Client, limit: int = 200) -> list[dict[str, Any]]:
+    """Who changed what on this client, when, before and after: the client, agreements, interests, credit."""
+    from crm.models import CreditLineRequest, Interest
+
+    entries: list[dict[str, Any]] = []
+    entries += _diff_rows(list(client.history.select_related("history_user", "tier")),
+                          lambda r: "client", ["tier_id", "tier_reason", "credit_line", "rm_id", "name", "active"])
+    entries += _diff_rows(list(Agreement.history.filter(client_id=client.id).select_related("history_user")),
+                          lambda r: f"agreement #{r.id}",
+                          ["scope", "value", "spread_adjustment_bp", "max_size", "start", "end"])
+    entries += _diff_rows(list(Interest.history.filter(client_id=client.id).select_related("history_user")),
+                          lambda r: f"interest #{r.id}", ["scope", "value", "side"])
+    entries += _diff_rows(list(CreditLineRequest.history.filter(client_id=client.id).select_related("history_user")),
+                          lambda r: f"credit request #{r.id}", ["current", "requested", "status", "reason"])
+    for e in entries:
+        for c in e["changes"]:
+            if c["field"] == "tier_id":
+                c["field"] = "tier"
+                from crm.models import Tier
+
+                numbers = dict(Tier.objects.values_list("id", "number"))
+                c["before"] = numbers.get(c["before"], c["before"])
+                c["after"] = numbers.get(c["after"], c["after"])
+            if c["field"] == "rm_id":
+                c["field"] = "rm"
+    entries.sort(key=lambda e: e["when"], reverse=True)
+    return entries[:limit]

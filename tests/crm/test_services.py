@@ -1,0 +1,143 @@
+"""Client parameters: bounds enforced in the services, the credit approval, the CSV import, the audit."""
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from crm import selectors, services
+from crm.models import Agreement, Client, CreditLineRequest, Interest
+from dealer.errors import DeskError, Forbidden
+from dealer.market.models import Instrument
+
+pytestmark = pytest.mark.django_db
+
+TODAY = timezone.now().date()
+
+
+def _agreement(book, user="rm2", code="CLT0007", **kw):
+    args = {"scope": "all", "value": None, "spread_adjustment_bp": -1.0, "start": str(TODAY),
+            "end": str(TODAY + timedelta(days=30))}
+    args.update(kw)
+    return services.agreement_create(user=book.user(user), client=book.client(code), **args)
+
+
+@pytest.mark.parametrize("kw,field", [
+    ({"spread_adjustment_bp": -2.5}, "spread_adjustment_bp"),  # Tier 3 band is -2 .. +10
+    ({"spread_adjustment_bp": "wide"}, "spread_adjustment_bp"),
+    ({"end": str(TODAY - timedelta(days=1))}, "end"),
+    ({"start": "31/12/2025"}, "start"),
+    ({"max_size": "-1000"}, "max_size"),
+    ({"scope": "instrument", "value": "XS0000000000"}, "value"),
+    ({"scope": "side", "value": "both"}, "value"),
+])
+def test_bad_agreements_name_the_field_and_write_nothing(book, kw, field) -> None:
+    with pytest.raises(DeskError) as exc:
+        _agreement(book, **kw)
+    assert exc.value.field == field
+    assert not Agreement.objects.exists()
+
+
+def test_overlapping_agreements_on_the_same_scope_are_refused(book) -> None:
+    _agreement(book)
+    with pytest.raises(DeskError) as exc:
+        _agreement(book, start=str(TODAY + timedelta(days=10)), end=str(TODAY + timedelta(days=60)))
+    assert exc.value.field == "start" and "Overlaps" in exc.value.message
+    _agreement(book, start=str(TODAY + timedelta(days=31)), end=str(TODAY + timedelta(days=60)))  # adjacent: fine
+    _agreement(book, scope="side", value="buy")  # another scope: fine
+    assert Agreement.objects.count() == 3
+
+
+def test_edit_and_end_an_agreement_are_audited(book) -> None:
+    rm2 = book.user("rm2")
+    a = _agreement(book, start=str(TODAY - timedelta(days=5)))
+    services.agreement_update(user=rm2, agreement=a, scope="all", value=None, spread_adjustment_bp=-1.5,
+                              start=str(a.start), end=str(a.end), max_size="2000000")
+    a.refresh_from_db()
+    assert a.spread_adjustment_bp == -1.5 and a.max_size == Decimal("2000000")
+    with pytest.raises(DeskError):
+        services.agreement_update(user=rm2, agreement=a, scope="all", value=None, spread_adjustment_bp=50,
+                                  start=str(a.start), end=str(a.end))
+    services.agreement_end(user=rm2, agreement=a)
+    a.refresh_from_db()
+    assert a.end == TODAY - timedelta(days=1)
+    future = _agreement(book, start=str(TODAY + timedelta(days=100)), end=str(TODAY + timedelta(days=120)))
+    assert services.agreement_end(user=rm2, agreement=future) is None
+    assert not Agreement.objects.filter(id=future.id).exists()
+    audit = selectors.client_audit(client=book.client("CLT0007"))
+    lines = [(e["who"], e["what"], e["action"], {c["field"]: (c["before"], c["after"]) for c in e["changes"]})
+             for e in audit]
+    assert ("rm2", f"agreement #{a.id}", "changed", {"spread_adjustment_bp": (-1.0, -1.5),
+                                                     "max_size": (None, Decimal("2000000.00"))}) in lines
+    assert any(w == f"agreement #{future.id}" and act == "deleted" for _, w, act, _ in lines)
+
+
+def test_interests_are_kept_and_removable(book) -> None:
+    rm1 = book.user("rm1")
+    c = book.client("CLT0001")
+    sector = Instrument.objects.filter(rfq_enabled=True).first().sector
+    i = services.interest_create(user=rm1, client=c, scope="sector", value=sector, side="buy")
+    assert services.interest_create(user=rm1, client=c, scope="sector", value=sector, side="buy").id == i.id
+    with pytest.raises(DeskError) as exc:
+        services.interest_create(user=rm1, client=c, scope="sector", value=sector, side="hold")
+    assert exc.value.field == "side"
+    iid = i.id
+    services.interest_delete(user=rm1, interest=i)
+    assert not Interest.objects.exists()
+    assert Interest.history.filter(id=iid, history_type="-").get().history_user.username == "rm1"
+
+
+def test_an_rm_increase_waits_for_management_and_a_decrease_applies(book) -> None:
+    rm1, mgmt = book.user("rm1"), book.user("mgmt1")
+    c = book.client("CLT0004")
+    line = c.credit_line
+    change = services.credit_line_change(user=rm1, client=c, credit_line=str(line + 1_000_000), reason="new fund")
+    assert not change.applied and book.client("CLT0004").credit_line == line
+    with pytest.raises(DeskError):
+        services.credit_line_change(user=rm1, client=c, credit_line=str(line + 2_000_000))
+    with pytest.raises(Forbidden):
+        services.credit_request_decide(user=rm1, request_id=change.request.id, approve=True)
+    services.credit_request_decide(user=mgmt, request_id=change.request.id, approve=True)
+    assert book.client("CLT0004").credit_line == line + 1_000_000
+    assert CreditLineRequest.objects.get().status == "approved"
+    with pytest.raises(DeskError) as exc:
+        services.credit_request_decide(user=mgmt, request_id=change.request.id, approve=True)
+    assert exc.value.status == 409
+    assert services.credit_line_change(user=rm1, client=book.client("CLT0004"), credit_line="1000000").applied
+    assert book.client("CLT0004").credit_line == Decimal("1000000")
+    with pytest.raises(DeskError) as exc:
+        services.credit_line_change(user=rm1, client=c, credit_line="-5")
+    assert exc.value.field == "credit_line"
+    assert services.credit_line_change(user=mgmt, client=c, credit_line="9000000").applied  # management: at once
+    history = [(h.history_user.username, h.credit_line) for h in Client.objects.get(code="CLT0004").history.all()[:3]]
+    assert history == [("mgmt1", Decimal("9000000.00")), ("rm1", Decimal("1000000.00")),
+                       ("mgmt1", line + 1_000_000)]
+
+
+CSV_HEADER = "client,scope,value,spread_adjustment_bp,start,end\n"
+
+
+def test_the_csv_import_is_all_or_nothing(book) -> None:
+    rm1 = book.user("rm1")
+    d0, d1 = TODAY, TODAY + timedelta(days=90)
+    good = (CSV_HEADER + f"CLT0001,all,,-3,{d0},{d1}\n" + f"CLT0004,side,sell,1.5,{d0},{d1}\n")
+    bad = (good + f"CLT0005,all,,-99,{d0},{d1}\n"          # line 4: beyond the tier's band
+           + f"CLT0007,all,,-1,{d0},{d1}\n"                 # line 5: rm2's client
+           + f"CLT0002,all,,-1,{d1},{d0}\n"                 # line 6: end before start
+           + f"CLT0001,all,,-2,{d0},{d0}\n")                # line 7: overlaps line 2
+    with pytest.raises(services.CsvImportError) as exc:
+        services.agreements_import_csv(user=rm1, text=bad)
+    assert [(ln, col) for ln, col, _ in exc.value.errors] == [
+        (4, "spread_adjustment_bp"), (5, "client"), (6, "end"), (7, "start")]
+    assert not Agreement.objects.exists()
+    created = services.agreements_import_csv(user=rm1, text=good)
+    assert len(created) == 2 and Agreement.objects.count() == 2
+    assert Agreement.objects.get(client__code="CLT0004").created_by == rm1
+
+
+def test_a_csv_without_the_columns_is_refused(book) -> None:
+    with pytest.raises(services.CsvImportError) as exc:
+        services.agreements_import_csv(user=book.user("rm1"), text="client,bp\nCLT0001,1\n")
+    assert {col for _, col, _ in exc.value.errors} >= {"scope", "start", "end"}
