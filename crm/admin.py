@@ -1,11 +1,28 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
 from simple_history.admin import SimpleHistoryAdmin
 
+from dealer.market.models import AssetClass
 from crm.models import Agreement, Client, Interest, RelationshipScore, ScoringSettings, Tier, TierLimit
+
+
+class TierLimitFormSet(BaseInlineFormSet):
+    """A tier must carry its parameters for every asset class clients can ask quotes in."""
+
+    def clean(self) -> None:
+        super().clean()
+        covered = {f.cleaned_data["asset_class"].code for f in self.forms
+                   if f.cleaned_data and not f.cleaned_data.get("DELETE") and f.cleaned_data.get("asset_class")}
+        missing = sorted(set(AssetClass.objects.filter(rfq_enabled=True).values_list("code", flat=True)) - covered)
+        if missing:
+            raise ValidationError(f"limits: the tier has no parameters for {', '.join(missing)} "
+                                  "(base spread, automatic size and maximum size are required).")
 
 
 class TierLimitInline(admin.TabularInline):
     model = TierLimit
+    formset = TierLimitFormSet
     extra = 0
 
 

@@ -16,7 +16,6 @@ from typing import Any, Callable
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 

@@ -253,3 +253,70 @@ async def _review_load(port: int, tokens: dict[str, str], isins: list[str], coun
         await ws.close()
     lat = [(got[k] - sent[k]) * 1000 for k in got if k in sent]
     return lat, len(sent) - len(got)
+
+
+def bench_hedge(*, count: int = 1000, port: int = 8765, **_: Any) -> Iterator[Figure]:
+    """A burst of `count` booked trades; latency from each trade's commit to its hedge decision."""
+    _prepare()
+    from decimal import Decimal
+
+    from crm.models import Client
+    from dealer.desk import services
+    from dealer.desk.models import Rfq
+    from dealer.hedging.models import HedgeDecision
+    from dealer.market.models import Instrument
+    from dealer.seeding import seed_closes
+
+    seed_closes(seed=7)
+    clients = list(Client.objects.select_related("tier").filter(code__in=[f"CLT{k:04d}" for k in range(4, 11)]))
+    isins = list(Instrument.objects.filter(rfq_enabled=True).values_list("isin", flat=True)[:200])
+    run_id = f"hb{int(time.time())}"
+    worker = None
+    desk: _Desk | None = None
+    if settings.SERVICES_MODE:
+        desk = _Desk(port).__enter__()
+    else:
+        from dealer import embedded
+        from dealer.celery import app
+        from dealer.market.services import market_tick
+
+        market_tick()
+        worker, _thread = embedded.start_worker(app)
+    try:
+        ids = []
+        for i in range(count):
+            c = clients[i % len(clients)]
+            rfq, _ = services.rfq_create(client=c, data=services.RfqInput(f"{run_id}-{i}", isins[i % len(isins)],
+                                                                          "buy" if i % 2 else "sell", Decimal("100000")))
+            ids.append(rfq.id)
+        deadline = time.time() + 120
+        while Rfq.objects.filter(id__in=ids, status__in=["received", "pricing"]).exists() and time.time() < deadline:
+            if not settings.SERVICES_MODE:
+                from dealer.desk.pricing_service import price_waiting_rfqs
+
+                price_waiting_rfqs()
+            time.sleep(0.2)
+        quoted = list(Rfq.objects.filter(id__in=ids, status="quoted").values_list("id", "client_id", "quote_id"))
+        by_id = {c.id: c for c in clients}
+        trade_ids = []
+        started = time.perf_counter()
+        for rfq_id, client_id, quote_id in quoted:
+            trade, _ = services.quote_accept(client=by_id[client_id], rfq_id=rfq_id, quote_id=quote_id)
+            trade_ids.append(trade.id)
+        burst = time.perf_counter() - started
+        deadline = time.time() + 120
+        while HedgeDecision.objects.filter(trade_id__in=trade_ids).count() < len(trade_ids) and time.time() < deadline:
+            time.sleep(0.2)
+        lat = list(HedgeDecision.objects.filter(trade_id__in=trade_ids).values_list("latency_ms", flat=True))
+    finally:
+        if worker is not None:
+            worker.stop()
+        if desk is not None:
+            desk.__exit__()
+    p50, p99 = _percentiles([x for x in lat if x is not None])
+    yield ("hedge_decision_p50", f"{p50:.1f}", "ms")
+    yield ("hedge_decision_p99", f"{p99:.1f}", "ms")
+    yield ("hedge_trades", len(trade_ids), "")
+    yield ("hedge_decided", len(lat), "")
+    yield ("hedge_burst_seconds", f"{burst:.2f}", "s")
+    yield ("hedge_mode", "services" if settings.SERVICES_MODE else "embedded", "")

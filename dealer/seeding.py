@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone as dt_tz
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from crm.models import Client, ScoringSettings, Tier, TierLimit
 from dealer.bulk import bulk_insert, next_id, reset_sequence
 from dealer.desk.models import Markout, Position, Quote, Rfq, Switch, Trade
 from dealer.market.models import AssetClass, DailyClose, Instrument, Venue
-from dealer.market.simulator import VENUES, build_factor_model, simulate_daily_history, simulate_intraday_path, spec_arrays
+from dealer.market.simulator import VENUES, build_factor_model, simulate_daily_history, simulate_intraday_path
 from dealer.market.universe import generate_universe
 from dealer.roles import API_CLIENT, MANAGEMENT, RM, ROLES, SENIOR_TRADER, TRADER
 
@@ -166,16 +166,26 @@ def _ts(seconds: np.ndarray) -> list[str]:
     return [t.replace("T", " ") for t in text]
 
 
+def seed_closes(*, seed: int, instruments: list[Instrument] | None = None, specs: Any = None,
+                model: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Two years of daily closes from the simulator's factor model (written once)."""
+    instruments = instruments or list(Instrument.objects.order_by("sim_index"))
+    specs = specs or generate_universe(seed)
+    model = model or build_factor_model(specs)
+    today = timezone.now().date()
+    dates, closes = simulate_daily_history(specs, model, HISTORY_DAYS, seed, today - timedelta(days=1))
+    if not DailyClose.objects.exists():
+        bulk_insert(DailyClose, ["instrument_id", "date", "close"],
+                    ((inst.id, str(d), float(closes[inst.sim_index, j]))
+                     for inst in instruments for j, d in enumerate(dates.astype(str))))
+    return dates, closes
+
+
 def _history(seed: int, n_trades: int, clients: list[Client], rng: np.random.Generator) -> tuple[int, int]:
     instruments = list(Instrument.objects.select_related("asset_class").order_by("sim_index"))
     specs = generate_universe(seed)
     model = build_factor_model(specs)
-    today = timezone.now().date()
-    dates, closes = simulate_daily_history(specs, model, HISTORY_DAYS, seed, today - timedelta(days=1))
-    closes_rows = ((inst.id, str(d), float(closes[inst.sim_index, j]))
-                   for inst in instruments for j, d in enumerate(dates.astype(str)))
-    if not DailyClose.objects.exists():
-        bulk_insert(DailyClose, ["instrument_id", "date", "close"], closes_rows)
+    dates, closes = seed_closes(seed=seed, instruments=instruments, specs=specs, model=model)
 
     tradable = np.array([i.sim_index for i in instruments if i.rfq_enabled])
     inst_id = np.array([i.id for i in instruments])
@@ -292,6 +302,7 @@ def seed_demo(*, seed: int = 7, n_clients: int = 300, n_trades: int = 20_000) ->
         history_written = False
         if not Trade.objects.filter(rfq__channel="history").exists() and n_trades > 0:
             _history(seed, n_trades, clients, rng)
+            from dealer.reports.services import rollups_rebuild; rollups_rebuild()  # noqa: E702
             history_written = True
         _opening_book(rng)
         from dealer.market.services import simulator_ensure

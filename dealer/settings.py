@@ -190,8 +190,10 @@ SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=1.0)
 CELERY_BEAT_SCHEDULE = {
     "market-tick": {"task": "dealer.market.tasks.market_tick", "schedule": MARKET_TICK_SECONDS},
     "desk-sweep": {"task": "dealer.desk.tasks.sweep", "schedule": SWEEP_SECONDS},
+    "hedge-orders": {"task": "dealer.hedging.tasks.work_orders", "schedule": SWEEP_SECONDS},
     "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
     "scores-nightly": {"task": "crm.tasks.recompute_scores", "schedule": crontab(hour=1, minute=30)},
+    "rollups-nightly": {"task": "dealer.reports.tasks.refresh_rollups", "schedule": crontab(hour=0, minute=30)},
 }
 
 if REDIS_URL:

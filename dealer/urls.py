@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/", include("dealer.desk.urls")),
     path("api/", include("crm.urls")),
     path("api/", include("dealer.reports.urls")),
+    path("api/", include("dealer.hedging.urls")),
     path("desk/", include("dealer.desk.page_urls")),
     path("crm/", include("crm.page_urls")),
     path("reports/", include("dealer.reports.page_urls")),

@@ -66,25 +66,47 @@ class Personas:
             "sim_index")[n].isin
 
 
-@pytest.fixture(scope="session")
-def celery_worker_thread(django_db_setup: Any, django_db_blocker: Any) -> Iterator[Any]:
-    """The embedded Celery worker (real worker path) consuming the configured broker."""
-    from dealer import embedded
-    from dealer.celery import app
+class WorkerHandle:
+    """The embedded Celery worker thread, which a test may stop and start again."""
 
-    with django_db_blocker.unblock():
-        worker, thread = embedded.start_worker(app)
+    def __init__(self) -> None:
+        self.worker: Any = None
+
+    def start(self) -> None:
+        from dealer import embedded
+        from dealer.celery import app
+
+        self.worker, _ = embedded.start_worker(app)
         deadline = time.time() + 20
-        while not getattr(worker, "consumer", None) or not worker.consumer.connection:
+        while not getattr(self.worker, "consumer", None) or not self.worker.consumer.connection:
             if time.time() > deadline:
                 raise RuntimeError("the Celery worker did not start")
             time.sleep(0.05)
-        yield worker
-        worker.stop()
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_thread(django_db_setup: Any, django_db_blocker: Any) -> Iterator[WorkerHandle]:
+    """The embedded Celery worker (real worker path) consuming the configured broker."""
+    handle = WorkerHandle()
+    with django_db_blocker.unblock():
+        handle.start()
+        yield handle
+        handle.stop()
 
 
 @pytest.fixture
-def worker(celery_worker_thread: Any, transactional_db: Any) -> Any:
+def worker(celery_worker_thread: WorkerHandle, transactional_db: Any) -> WorkerHandle:
+    if celery_worker_thread.worker is None:
+        celery_worker_thread.start()
     return celery_worker_thread
 
 

@@ -18,7 +18,7 @@ from dealer.desk import selectors, services
 from dealer.errors import DeskError, Forbidden
 from dealer.roles import (
     IsDeskOrManagement, IsPerson, IsSeniorTrader, MANAGEMENT, SENIOR_TRADER, TRADER,
-    has_role, role_permission,
+    role_permission,
 )
 
 ERRORS = OpenApiResponse(

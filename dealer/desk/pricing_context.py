@@ -13,7 +13,7 @@ from crm.models import Client, Tier, TierLimit
 from crm.selectors import agreement_applies, current_agreements
 from dealer.desk.models import Axe, Position, Rfq, Switch
 from dealer.market.models import AssetClass, Instrument, SimulatorState
-from dealer.market.selectors import Snapshot, latest_snapshot
+from dealer.market.selectors import Snapshot, latest_snapshot  # noqa: F401  (the pricing service reads it here)
 from dealer.market.universe_cache import universe
 from pricing.quoting import BookArrays, MarketArrays, TierTable, default_tier_table
 
@@ -78,8 +78,9 @@ def static_arrays() -> StaticArrays:
     return static
 
 
-def tier_table(static: StaticArrays) -> tuple[TierTable, dict[int, Tier]]:
-    """Management's tier parameters, read fresh for every batch (a change applies at once)."""
+def tier_table(static: StaticArrays) -> tuple[TierTable, dict[int, Tier], set[tuple[int, str]]]:
+    """Management's tier parameters, read fresh for every batch (a change applies at once), and the
+    (tier, asset class) pairs that have none: RFQs there are declined, never priced on defaults."""
     n_ac = len(static.asset_class_codes)
     base = default_tier_table(n_ac)
     tiers = {t.number: t for t in Tier.objects.all()}
@@ -87,7 +88,9 @@ def tier_table(static: StaticArrays) -> tuple[TierTable, dict[int, Tier]]:
     auto = base.auto_size.copy()
     mx = base.max_size.copy()
     ac_pos = {c: i for i, c in enumerate(static.asset_class_codes)}
+    missing = {(n, c) for n in (1, 2, 3) for c in static.asset_class_codes}
     for lim in TierLimit.objects.select_related("tier", "asset_class"):
+        missing.discard((lim.tier.number, lim.asset_class.code))
         t, a = lim.tier.number - 1, ac_pos.get(lim.asset_class.code)
         if a is None:
             continue
@@ -109,7 +112,7 @@ def tier_table(static: StaticArrays) -> tuple[TierTable, dict[int, Tier]]:
         stress_addon_bp=base.stress_addon_bp, axe_max_bp=base.axe_max_bp, agreement_min_bp=amin,
         agreement_max_bp=np.maximum(amax, amin), auto_size=auto, max_size=mx, axe_share=share,
     )
-    return table, tiers
+    return table, tiers, missing
 
 
 def market_arrays(static: StaticArrays, snap: Snapshot, stressed_classes: set[str]) -> MarketArrays:

@@ -62,7 +62,10 @@ def price_waiting_rfqs() -> int:
                 status=Rfq.Status.FAILED, reason="no market data to price from")
         return 0
     static = ctx.static_arrays()
-    tiers_table, tiers = ctx.tier_table(static)
+    tiers_table, tiers, unparameterized = ctx.tier_table(static)
+    rfqs = _decline_unparameterized(rfqs, unparameterized, now=timezone.now())
+    if not rfqs:
+        return 0
     kill_scopes, stress_scopes = ctx.switches()
     market = ctx.market_arrays(static, snap, stress_scopes)
     book = ctx.book_arrays(static, market.mid, bool(snap.stressed))
@@ -95,6 +98,26 @@ def price_waiting_rfqs() -> int:
         for _, rfq in priced:
             _publish_priced(rfq)
     return len(priced)
+
+
+def _decline_unparameterized(rfqs: list[Rfq], missing: set[tuple[int, str]], *, now: Any) -> list[Rfq]:
+    """Decline the RFQs whose tier has no parameters for their asset class; return the rest."""
+    if not missing:
+        return rfqs
+    keep, refused = [], []
+    for r in rfqs:
+        (refused if (r.tier, r.instrument.asset_class.code) in missing else keep).append(r)
+    if refused:
+        with transaction.atomic():
+            for r in refused:
+                r.reason = f"Tier {r.tier} has no parameters for {r.instrument.asset_class.code}"
+                r.priced_at = now
+                r.updated_at = now
+                _move(r, Rfq.Status.DECLINED)
+            _save_outcomes(refused)
+            for r in refused:
+                _publish_priced(r)
+    return keep
 
 
 def _components(result: Any, k: int) -> dict[str, float]:

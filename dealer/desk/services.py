@@ -264,6 +264,9 @@ def position_event(position: Position) -> dict[str, Any]:
 
 
 def _after_booking(trade_id: int) -> None:
+    from dealer.reports.tasks import update_rollups
+
+    update_rollups.delay(trade_id)
     try:
         from dealer.hedging.tasks import decide_hedge
     except ImportError:  # hedging arrives with its own issue

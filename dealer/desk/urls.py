@@ -15,3 +15,14 @@ urlpatterns = [
     path("trades/", api.TradeList.as_view(), name="trade-list"),
     path("positions/", api.PositionList.as_view(), name="position-list"),
 ]
+
+# The browser desk's additions (dealer.desk.desk_api): axes, the review cockpit's context, the book.
+from dealer.desk import desk_api
+
+urlpatterns += [
+    path("desk/axes/", desk_api.AxeList.as_view(), name="desk-axe-list"),
+    path("desk/axes/<int:axe_id>/", desk_api.AxeDetail.as_view(), name="desk-axe-detail"),
+    path("desk/axes/<int:axe_id>/retire/", desk_api.AxeRetire.as_view(), name="desk-axe-retire"),
+    path("desk/rfqs/<int:rfq_id>/context/", desk_api.CockpitContext.as_view(), name="desk-rfq-context"),
+    path("desk/book/", desk_api.BookView.as_view(), name="desk-book-api"),
+]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.db.models import QuerySet
@@ -16,6 +17,7 @@ def latest_snapshot_row() -> MarketSnapshot | None:
 
 @dataclass(frozen=True)
 class Snapshot:
+    key: tuple[Any, ...]
     tick: int
     stressed: bool
     arrays: dict[str, np.ndarray]
@@ -27,17 +29,17 @@ _lock = threading.Lock()
 
 def latest_snapshot() -> Snapshot | None:
     """The newest snapshot's arrays; decoded once per tick per process."""
-    head = MarketSnapshot.objects.order_by("-tick").values_list("tick", flat=True).first()
+    head = MarketSnapshot.objects.order_by("-tick").values_list("id", "tick", "taken_at", "stressed").first()
     if head is None:
         return None
     with _lock:
         cached = _cache.get("latest")
-        if cached is not None and cached.tick == head:
+        if cached is not None and cached.key == head:
             return cached
-    row = MarketSnapshot.objects.filter(tick=head).first()
+    row = MarketSnapshot.objects.filter(id=head[0]).first()
     if row is None:
         return None
-    snap = Snapshot(tick=row.tick, stressed=row.stressed, arrays=row.unpack())
+    snap = Snapshot(key=(row.id, row.tick, row.taken_at, row.stressed), tick=row.tick, stressed=row.stressed, arrays=row.unpack())
     with _lock:
         _cache["latest"] = snap
     return snap

@@ -9,7 +9,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from dealer.market.models import Instrument, MarketPrint, MarketSnapshot, SimulatorState, Venue
+from dealer.market.models import Instrument, MarketPrint, MarketSnapshot, SimulatorState
 from dealer.market.simulator import SimState, initial_state, rng_for, step
 from dealer.market.universe_cache import universe
 from pricing.fairvalue import kalman_update, observation_variance
@@ -143,11 +143,5 @@ def market_tick(*, now: float | None = None) -> MarketSnapshot | None:
     return snapshot
 
 
-_ids: dict[int, int] | None = None
-
-
 def _instrument_ids() -> dict[int, int]:
-    global _ids
-    if _ids is None or not _ids:
-        _ids = dict(Instrument.objects.values_list("sim_index", "id"))
-    return _ids
+    return dict(Instrument.objects.values_list("sim_index", "id"))

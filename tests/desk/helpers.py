@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from rest_framework.test import APIClient
 
@@ -45,3 +46,26 @@ def wait_status(api: APIClient, rfq_id: int, *statuses: str, timeout: float = 10
         return body if body["status"] in statuses else None
 
     return wait_for(check, timeout)
+
+
+def hedge_fills_face(isin: str):
+    """The desk's signed face from hedge fills on an instrument (buys +)."""
+    from decimal import Decimal
+
+    from dealer.hedging.models import HedgeFill
+
+    return sum(((f.quantity if f.order.side == "buy" else -f.quantity)
+                for f in HedgeFill.objects.filter(order__instrument__isin=isin).select_related("order")), Decimal(0))
+
+
+def position_face(isin: str):
+    from decimal import Decimal
+
+    from dealer.desk.models import Position
+
+    return Position.objects.filter(instrument__isin=isin).values_list("quantity", flat=True).first() or Decimal(0)
+
+
+def wait_reconciled(isin: str, expected_without_hedges) -> None:
+    """The position equals what client trades made of it plus the hedge fills (which run concurrently)."""
+    wait_for(lambda: position_face(isin) == expected_without_hedges + hedge_fills_face(isin), timeout=10, interval=0.1)

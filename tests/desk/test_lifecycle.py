@@ -10,7 +10,7 @@ from django.utils import timezone
 from crm.models import Client
 from dealer.desk import services
 from dealer.desk.models import Decision, Position, Quote, Rfq, Switch, Trade
-from tests.desk.helpers import api_for_token, api_for_user, rfq_body, wait_status
+from tests.desk.helpers import api_for_token, api_for_user, rfq_body, wait_reconciled, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,7 @@ def test_tier2_and_tier3_are_quoted_automatically_and_book(book, clients, code) 
     assert r.json()["price"] == quote["price"] and r.json()["quantity"] == "500000.00"
     again = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": quote["id"]}, format="json")
     assert again.status_code == 200 and again.json()["trade_id"] == r.json()["trade_id"]
-    assert Position.objects.get(instrument__isin=isin).quantity == before - Decimal("500000")
+    wait_reconciled(isin, before - Decimal(500000))
     assert api.get(f"/api/rfqs/{rid}/").json()["status"] == "booked"
     assert Trade.objects.filter(rfq_id=rid).count() == 1
 
@@ -74,7 +74,7 @@ def test_over_the_automatic_size_tier2_goes_to_review(book, clients) -> None:
 def test_over_the_maximum_size_or_credit_line_is_declined_with_a_reason(book, clients) -> None:
     rid = _send(clients["CLT0007"], book.isin(), rid="big", quantity="60000000")
     assert "maximum size" in wait_status(clients["CLT0007"], rid, "declined")["reason"]
-    Client.objects.filter(code="CLT0004").update(credit_line=Decimal("100000"))
+    Client.objects.filter(code="CLT0004").update(credit_line=Decimal(100000))
     rid = _send(clients["CLT0004"], book.isin(), rid="credit", quantity="500000")
     assert "credit line" in wait_status(clients["CLT0004"], rid, "declined")["reason"]
 
@@ -243,3 +243,14 @@ def test_markouts_are_recorded_at_the_horizons(book, clients) -> None:
     horizons = sorted(trade.markouts.values_list("horizon_seconds", flat=True))
     assert horizons == [60, 300]
     assert all(abs(m) < 1e-9 for m in trade.markouts.values_list("markout_bp", flat=True))
+
+
+def test_a_tier_without_parameters_declines_instead_of_pricing_on_defaults(book, clients) -> None:
+    from crm.models import TierLimit
+
+    TierLimit.objects.filter(tier__number=3, asset_class__code="hy_corp").delete()
+    rid = _send(clients["CLT0007"], book.isin("hy_corp"), rid="noparams")
+    body = wait_status(clients["CLT0007"], rid, "declined")
+    assert body["reason"] == "Tier 3 has no parameters for hy_corp"
+    other = _send(clients["CLT0007"], book.isin("govt"), rid="fine")
+    wait_status(clients["CLT0007"], other, "quoted")

@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.test import Client as HttpClient
 
 from dealer.desk.models import Rfq, Trade
-from tests.desk.helpers import api_for_token, api_for_user, rfq_body, wait_status
+from tests.desk.helpers import api_for_token, rfq_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -59,3 +59,33 @@ def test_admin_form_names_the_bad_isin(book) -> None:
     errors = r.context["adminform"].form.errors
     assert {"isin", "coupon", "maturity"} <= set(errors)
     assert not Instrument.objects.filter(sim_index=9998).exists()
+
+
+def test_the_database_refuses_a_duplicate_client_rfq_id(book) -> None:
+    from django.utils import timezone
+
+    from crm.models import Client
+    from dealer.desk.models import Rfq
+
+    client = Client.objects.get(code="CLT0007")
+    inst = Instrument.objects.filter(rfq_enabled=True).first()
+    fields = dict(client=client, client_rfq_id="dup", instrument=inst, side="buy", quantity=Decimal("1000"), tier=3,
+                  received_at=timezone.now())
+    Rfq.objects.create(**fields)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Rfq.objects.create(**fields)
+    assert Rfq.objects.filter(client_rfq_id="dup").count() == 1
+
+
+def test_admin_refuses_a_tier_without_parameters(book) -> None:
+    from django.test import Client as HttpClient
+
+    http = HttpClient()
+    http.login(username="admin", password="demo")
+    r = http.post("/admin/crm/tier/add/", {
+        "number": 3, "name": "Bare", "quote_ttl_seconds": 10, "review_deadline_seconds": 60, "decision_band_bp": 1,
+        "agreement_min_bp": -1, "agreement_max_bp": 1,
+        "limits-TOTAL_FORMS": 0, "limits-INITIAL_FORMS": 0, "limits-MIN_NUM_FORMS": 0, "limits-MAX_NUM_FORMS": 1000,
+    })
+    assert r.status_code == 200
+    assert "has no parameters for govt, hy_corp, ig_corp" in r.content.decode()

@@ -14,6 +14,8 @@ BENCHES = {
     "rfq": "dealer.benchmarks:bench_rfq",
     "review": "dealer.benchmarks:bench_review",
     "scores": "crm.bench:bench_scores",
+    "reports": "dealer.reports.bench:bench_reports",
+    "hedge": "dealer.benchmarks:bench_hedge",
 }
 
 
@@ -25,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=200.0, help="rfq: RFQs per second")
         parser.add_argument("--duration", type=float, default=60.0, help="rfq: seconds of load")
         parser.add_argument("--count", type=int, default=500, help="review: Tier 1 RFQs")
-        parser.add_argument("--trades", type=int, default=1_000_000, help="seed: trades to write")
+        parser.add_argument("--trades", type=int, default=None, help="seed, scores: trades to write")
+        parser.add_argument("--clients", type=int, default=None, help="scores: clients to seed")
         parser.add_argument("--port", type=int, default=8765, help="port of the desk the bench starts")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -36,6 +39,14 @@ class Command(BaseCommand):
             fn = getattr(importlib.import_module(module), func)
         except (ImportError, AttributeError) as exc:
             raise CommandError(f"bench {opts['name']} is not available: {exc}") from exc
-        for name, value, unit in fn(**opts):
-            self.stdout.write(f"{name}: {value} {unit}")
+        import inspect
+
+        params = inspect.signature(fn).parameters
+        takes_all = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        kwargs = {k: v for k, v in opts.items() if v is not None and (k in params or takes_all)
+                  and k not in ("verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color",
+                                "skip_checks", "name")}
+        figures = fn(**kwargs)
+        for name, value, unit in figures or ():
+            self.stdout.write(f"{name}: {value} {unit}".rstrip())
             self.stdout.flush()

@@ -1,11 +1,15 @@
 """Run the whole desk in the foreground: `python manage.py rundesk [--init] [--services]`.
 
-Embedded default: one process holding uvicorn, a Celery worker thread, the beat thread (which
-ticks the market simulator). Services mode: uvicorn with several workers, a
-`celery worker` and a `celery beat` as child processes, all stopped together on Ctrl-C or SIGTERM.
+Embedded default: one process holding uvicorn and the FIX 4.4 acceptor on one event loop (the
+in-memory channel layer delivers on the loop the consumers and FIX sessions wait on), a Celery
+worker thread, the beat thread (which ticks the market simulator). Services mode: uvicorn with
+several workers, a `celery worker`, a `celery beat` and `runfix` as child processes, all stopped
+together on Ctrl-C or SIGTERM. The FIX acceptor listens on 127.0.0.1:`settings.FIX_PORT`; when
+that port is taken the error is reported and the rest of the desk keeps running.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -27,6 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--fix-port", type=int, default=None, help="Default: settings.FIX_PORT.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["services"] and not (settings.DATABASE_URL and settings.REDIS_URL):
@@ -52,10 +57,41 @@ class Command(BaseCommand):
         embedded.start_worker(app)
         embedded.start_beat(app)
         self.stdout.write(f"Dealer desk on http://{opts['host']}:{opts['port']}/ (embedded mode)")
-        uvicorn.run(
+        config = uvicorn.Config(
             "dealer.asgi:application", host=opts["host"], port=opts["port"],
             log_level="warning", timeout_graceful_shutdown=3, lifespan="off",
         )
+        server = uvicorn.Server(config)
+        captured: list[int] = []
+        # uvicorn captures SIGINT/SIGTERM while serving and re-raises them to these handlers once
+        # it has shut down: record them, close the FIX sessions, then die of the signal as before.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda signum, frame: captured.append(signum))
+        with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+            runner.run(self._serve_embedded(server, self._fix_port(opts)))
+        for signum in captured[:1]:
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
+
+    def _fix_port(self, opts: dict[str, Any]) -> int:
+        return int(opts["fix_port"] if opts.get("fix_port") is not None else settings.FIX_PORT)
+
+    async def _serve_embedded(self, server: Any, fix_port: int) -> None:
+        """uvicorn and the FIX acceptor on this one loop; a taken FIX port leaves the web desk up."""
+        from dealer.desk.fix import start_fix
+
+        acceptor = None
+        try:
+            acceptor = await start_fix("127.0.0.1", fix_port)
+            self.stdout.write(f"FIX 4.4 acceptor on 127.0.0.1:{fix_port} (TargetCompID DEALER)")
+        except OSError as exc:
+            self.stderr.write(f"FIX acceptor NOT started: cannot listen on 127.0.0.1:{fix_port}: {exc}. "
+                              "The rest of the desk keeps running.")
+        try:
+            await server.serve()
+        finally:
+            if acceptor is not None:
+                await acceptor.close()
 
     def _run_services(self, opts: dict[str, Any]) -> None:
         py = sys.executable
@@ -64,8 +100,10 @@ class Command(BaseCommand):
              "--workers", str(opts["web_workers"]), "--log-level", "warning", "--lifespan", "off"],
             [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-c", "2", "-n", "worker@%h"],
             [py, "-m", "celery", "-A", "dealer", "beat", "-l", "WARNING"],
+            [py, "manage.py", "runfix", "--port", str(self._fix_port(opts))],
         ]
         procs = [subprocess.Popen(cmd, cwd=settings.BASE_DIR) for cmd in children]
+        fix_proc: subprocess.Popen[bytes] | None = procs[-1]  # optional: the desk runs on without it (e.g. its port is taken)
         self.stdout.write(f"Dealer desk on http://{opts['host']}:{opts['port']}/ (services mode)")
         stopping = False
 
@@ -79,6 +117,12 @@ class Command(BaseCommand):
         try:
             while not stopping:
                 for p in procs:
+                    if p is fix_proc and p.poll() is not None:
+                        self.stderr.write(f"the FIX acceptor exited with {p.returncode}; the rest of the desk "
+                                          "keeps running")
+                        procs.remove(p)
+                        fix_proc = None
+                        break
                     if p.poll() is not None:
                         self.stderr.write(f"{p.args[2:5]} exited with {p.returncode}; stopping the desk")
                         code = p.returncode or 1

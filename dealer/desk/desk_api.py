@@ -1,0 +1,97 @@
+"""REST edges added with the browser desk: axes and the review cockpit's context.
+
+`GET /api/desk/axes/` (desk, management; `?all=1` includes retired ones), `POST /api/desk/axes/`
+(traders, senior traders) `{"isin", "side", "quantity", "note"?}` -> 201 with the axe;
+`PATCH /api/desk/axes/{id}/` `{"side"?, "quantity"?, "note"?}`; `POST /api/desk/axes/{id}/retire/`;
+`GET /api/desk/rfqs/{id}/context/` (desk, management) -> the cockpit context.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dealer.desk import axes, cockpit, selectors
+from dealer.desk.models import Axe
+from dealer.errors import DeskError
+from dealer.roles import IsDesk, IsDeskOrManagement
+
+AXE_FIELDS = {"isin", "side", "quantity", "note"}
+
+
+def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
+    body = request.data if isinstance(request.data, dict) else {}
+    extra = sorted(set(body) - allowed)
+    if extra:
+        raise DeskError(f"Unknown field; allowed fields are {', '.join(sorted(allowed))}.", field=extra[0])
+    return body
+
+
+class AxeIn(serializers.Serializer):
+    isin = serializers.CharField()
+    side = serializers.ChoiceField(choices=["buy", "sell"], help_text="The desk's side.")
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    note = serializers.CharField(required=False, allow_blank=True)
+
+
+class AxeList(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [IsDesk()] if self.request.method == "POST" else [IsDeskOrManagement()]
+
+    @extend_schema(operation_id="desk_axe_list", responses={200: OpenApiResponse(description="The axes (active unless ?all=1).")})
+    def get(self, request: Request) -> Response:
+        qs = Axe.objects.select_related("instrument", "instrument__asset_class", "created_by")
+        if request.query_params.get("all") not in ("1", "true"):
+            qs = qs.filter(active=True)
+        rows = [axes.axe_payload(a) for a in qs.order_by("-created_at", "-id")[:500]]
+        return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+
+    @extend_schema(operation_id="desk_axe_create", request=AxeIn, responses={201: OpenApiResponse(description="The axe.")})
+    def post(self, request: Request) -> Response:
+        body = _body(request, AXE_FIELDS)
+        axe = axes.axe_create(user=request.user, isin=body.get("isin"), side=body.get("side"),
+                              quantity=body.get("quantity"), note=body.get("note", ""))
+        return Response(axes.axe_payload(axe), status=201)
+
+
+class AxeDetail(APIView):
+    permission_classes = [IsDesk]
+
+    @extend_schema(operation_id="desk_axe_update", request=AxeIn(partial=True), responses={200: OpenApiResponse(description="The axe.")})
+    def patch(self, request: Request, axe_id: int) -> Response:
+        body = _body(request, {"side", "quantity", "note"})
+        axe = axes.axe_update(user=request.user, axe_id=axe_id, side=body.get("side"), quantity=body.get("quantity"),
+                              note=body.get("note"))
+        return Response(axes.axe_payload(axe))
+
+
+class AxeRetire(APIView):
+    permission_classes = [IsDesk]
+
+    @extend_schema(operation_id="desk_axe_retire", request=None, responses={200: OpenApiResponse(description="The retired axe."), 409: OpenApiResponse(description="Already retired.")})
+    def post(self, request: Request, axe_id: int) -> Response:
+        return Response(axes.axe_payload(axes.axe_retire(user=request.user, axe_id=axe_id)))
+
+
+class CockpitContext(APIView):
+    permission_classes = [IsDeskOrManagement]
+
+    @extend_schema(operation_id="desk_rfq_context", responses={200: OpenApiResponse(description="The review cockpit's context.")})
+    def get(self, request: Request, rfq_id: int) -> Response:
+        rfq = selectors.rfq_get_for_person(user=request.user, rfq_id=rfq_id)
+        return Response(cockpit.cockpit_context(rfq=rfq))
+
+
+class BookView(APIView):
+    permission_classes = [IsDeskOrManagement]
+
+    @extend_schema(operation_id="desk_book", responses={200: OpenApiResponse(description="Positions with P&L and daily risk.")})
+    def get(self, request: Request) -> Response:
+        from dealer.desk.book import position_rows
+        from dealer.desk.book_risk import with_risk
+
+        return Response(with_risk(position_rows()))

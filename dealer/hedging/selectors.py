@@ -1,0 +1,170 @@
+"""Reads for hedging: proxies and their ratios from the simulator's history, venues, decisions."""
+from __future__ import annotations
+
+import threading
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.db.models import QuerySet, Sum
+
+from crm.models import Interest
+from dealer.desk.models import Axe, Position, Rfq
+from dealer.hedging.models import HedgeDecision, HedgeOrder
+from dealer.market.models import DailyClose, Instrument, Venue
+
+_lock = threading.Lock()
+_proxy_cache: dict[tuple[int, int], Any] = {}
+
+
+def proxy_instruments(target: Instrument) -> list[Instrument]:
+    """The liquid hedges of a bond: a rates future of the nearest duration, and for credit the index.
+
+    govt: the future; ig_corp: future + IG CDS index (CDX IG / iTraxx Main);
+    hy_corp: HY CDS index (CDX HY / iTraxx Crossover) + future.
+    """
+    ac = target.asset_class.code
+    if ac not in ("govt", "ig_corp", "hy_corp"):
+        return []
+    futures = list(Instrument.objects.filter(asset_class__code="rates_future", currency=target.currency))
+    out: list[Instrument] = []
+    if futures:
+        out.append(min(futures, key=lambda f: abs(f.duration - target.duration)))
+    if ac != "govt":
+        words = ("IG", "MAIN") if ac == "ig_corp" else ("HY", "XOVER")
+        indices = [i for i in Instrument.objects.filter(asset_class__code="cds_index", currency=target.currency,
+                                                        liquidity_bucket=1)
+                   if any(f" {w} " in f" {i.description} " for w in words)]
+        if indices:
+            out.insert(0 if ac == "hy_corp" else len(out), indices[0])
+    return out
+
+
+def close_returns(instrument_ids: list[int], days: int) -> np.ndarray:
+    """(T, K) daily log returns of the instruments over their last `days` common closes."""
+    rows = DailyClose.objects.filter(instrument_id__in=instrument_ids).order_by("date").values_list(
+        "instrument_id", "date", "close")
+    by: dict[int, dict[date, float]] = {i: {} for i in instrument_ids}
+    for iid, d, c in rows:
+        by[iid][d] = c
+    common = sorted(set.intersection(*(set(v) for v in by.values()))) if by else []
+    common = common[-(days + 1):]
+    if len(common) < 3:
+        return np.zeros((0, len(instrument_ids)))
+    closes = np.array([[by[i][d] for i in instrument_ids] for d in common])
+    return np.diff(np.log(closes), axis=0)
+
+
+def latest_close(instrument_id: int) -> float | None:
+    return DailyClose.objects.filter(instrument_id=instrument_id).order_by("-date").values_list("close", flat=True).first()
+
+
+def axe_face(instrument_id: int) -> float:
+    """Signed face the desk wants on this instrument (buy +)."""
+    total = 0.0
+    for side, qty in Axe.objects.filter(instrument_id=instrument_id, active=True).values_list("side", "quantity"):
+        total += float(qty) if side == "buy" else -float(qty)
+    return total
+
+
+NATURAL_SIZE = 1_000_000.0
+
+
+def offsetting_interest(instrument: Instrument, desk_change: float, exclude_client_id: int) -> tuple[float, list[str]]:
+    """Face other clients would take off the desk's hands: their open opposite RFQs on the
+    instrument plus a natural size per client whose interest matches."""
+    if desk_change == 0:
+        return 0.0, []
+    wanted = "buy" if desk_change > 0 else "sell"  # a long desk needs client buyers
+    open_rfqs = Rfq.objects.filter(instrument=instrument, side=wanted, status__in=["quoted", "pending_review"]).exclude(
+        client_id=exclude_client_id).aggregate(q=Sum("quantity"))["q"] or 0
+    interested = list(
+        Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
+            scope="instrument", value=instrument.isin).values_list("client__code", flat=True)
+    ) + list(Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
+        scope="issuer", value=instrument.issuer).values_list("client__code", flat=True)) + list(
+        Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
+            scope="sector", value=instrument.sector).values_list("client__code", flat=True))
+    codes = sorted(set(interested))
+    return float(open_rfqs) + NATURAL_SIZE * len(codes), codes
+
+
+def venues() -> list[Venue]:
+    return list(Venue.objects.order_by("id"))
+
+
+def position_quantity(instrument_id: int) -> float:
+    q = Position.objects.filter(instrument_id=instrument_id).values_list("quantity", flat=True).first()
+    return float(q or 0)
+
+
+def decision_for_trade(trade_id: int) -> HedgeDecision | None:
+    return HedgeDecision.objects.filter(trade_id=trade_id).prefetch_related("orders__instrument").first()
+
+
+def decision_payload(decision: HedgeDecision) -> dict[str, Any]:
+    return {
+        "decision": decision.decision,
+        "reason": decision.reason,
+        "figures": decision.figures,
+        "decided_at": decision.decided_at.isoformat(),
+        "orders": [order_payload(o) for o in decision.orders.all().order_by("id")],
+    }
+
+
+def order_payload(o: HedgeOrder) -> dict[str, Any]:
+    return {
+        "id": o.id, "isin": o.instrument.isin, "side": o.side, "quantity": f"{o.quantity:.2f}",
+        "filled": f"{o.filled:.2f}", "status": o.status, "parent_id": o.parent_id,
+        "release_at": o.release_at.isoformat() if o.release_at else None, "reason": o.reason,
+    }
+
+
+def working_orders() -> QuerySet[HedgeOrder]:
+    return HedgeOrder.objects.filter(status__in=["pending", "working"]).select_related("instrument", "decision")
+
+
+def axe_offers() -> list[dict[str, Any]]:
+    """Open axes with the clients whose interests match them (for sales)."""
+    out = []
+    interests = list(Interest.objects.select_related("client"))
+    for axe in Axe.objects.filter(active=True).select_related("instrument"):
+        inst = axe.instrument
+        want = "sell" if axe.side == "buy" else "buy"  # the desk buys from client sellers
+        clients = sorted({i.client.code for i in interests if i.side == want and (
+            (i.scope == "instrument" and i.value == inst.isin) or (i.scope == "issuer" and i.value == inst.issuer)
+            or (i.scope == "sector" and i.value == inst.sector))})
+        out.append({"axe_id": axe.id, "isin": inst.isin, "description": inst.description, "desk_side": axe.side,
+                    "quantity": f"{axe.quantity:.2f}", "clients": clients})
+    return out
+
+
+def recent_decisions(limit: int = 50) -> list[dict[str, Any]]:
+    """The latest hedge decisions with their orders, fills and residual risk, for the book page."""
+    decisions = list(HedgeDecision.objects.select_related("trade__instrument", "trade__client")
+                     .prefetch_related("orders__instrument", "orders__fills").order_by("-decided_at")[:limit])
+    out = []
+    for d in decisions:
+        orders = list(d.orders.all())
+        leaves = [o for o in orders if not any(c.parent_id == o.id for c in orders)]
+        total = sum((o.quantity for o in leaves if o.status != "cancelled"), Decimal(0))
+        filled = sum((o.filled for o in leaves), Decimal(0))
+        change = abs(Decimal(str(d.figures.get("effective_change", 0))))
+        vr = d.figures.get("variance_reduction")
+        if d.decision == "proxy" and vr is not None:
+            residual = f"{(1 - vr) ** 0.5:.0%} of the unhedged volatility once filled"
+        elif change:
+            residual = f"{max(change - filled, Decimal(0)):,.0f} face unhedged"
+        else:
+            residual = "none"
+        out.append({
+            "id": d.id, "trade_id": d.trade_id, "isin": d.trade.instrument.isin, "client": d.trade.client.code,
+            "decision": d.decision, "reason": d.reason, "decided_at": d.decided_at.isoformat(),
+            "progress": float(filled / total) if total else (1.0 if d.decision in ("hold", "internalize") else 0.0),
+            "residual": residual,
+            "orders": [{**order_payload(o), "is_schedule": any(c.parent_id == o.id for c in orders),
+                        "fills": [{"venue": f.venue_id, "quantity": f"{f.quantity:.2f}", "price": f"{f.price:.6f}"}
+                                  for f in o.fills.all()]} for o in orders],
+        })
+    return out

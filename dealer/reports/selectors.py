@@ -1,0 +1,580 @@
+"""Reads of the management reports.
+
+Page figures come from `DailyRollup` (never a scan of the trade table). The few reads that are
+not rollups are bounded: the trades behind one drill-down key (paginated), hit ratios and
+win-probability calibration over at most `HIT_WINDOW_DAYS` of RFQs, Tier 1 decisions (a small
+table), and the current positions.
+
+Scoping: management sees everything; a relationship manager the same figures for their own
+clients only; traders desk-level figures (no per-client or per-RM grouping); API clients nothing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time as dtime, timedelta, timezone as dt_tz
+from decimal import Decimal
+from typing import Any, Mapping
+
+from django.db.models import Case, Count, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncMonth, TruncQuarter, TruncWeek
+from django.utils import timezone
+
+from crm.models import Client
+from dealer.desk.models import Decision, Markout, Rfq, Trade
+from dealer.errors import DeskError, Forbidden
+from dealer.market.models import AssetClass, Instrument
+from dealer.reports.models import HORIZONS, DailyRollup, RollupState
+from dealer.roles import API_CLIENT, MANAGEMENT, RM, SENIOR_TRADER, TRADER, has_role
+
+MAX_RANGE_DAYS = 732
+DEFAULT_RANGE_DAYS = 90
+HIT_WINDOW_DAYS = 92
+GROUPS = ("client", "tier", "rm", "asset_class", "sector", "period")
+API_GROUPS = ("client", "tier", "rm", "asset_class")
+DESK_GROUPS = ("tier", "asset_class", "sector", "period")
+PERIODS = ("day", "week", "month", "quarter")
+FILTER_PARAMS = ("tier", "client", "rm", "asset_class", "sector")
+HORIZON_LABELS = {60: "1 min", 300: "5 min", 1800: "30 min", 86400: "1 day"}
+SIZE_BUCKETS = [(0, 250_000, "< 250k"), (250_000, 1_000_000, "250k-1m"), (1_000_000, 5_000_000, "1m-5m"),
+                (5_000_000, 25_000_000, "5m-25m"), (25_000_000, None, ">= 25m")]
+DISTANCE_BUCKETS = [(0, 2, "< 2 bp"), (2, 5, "2-5 bp"), (5, 10, "5-10 bp"), (10, 20, "10-20 bp"), (20, None, ">= 20 bp")]
+
+
+# --- who sees what ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # "management", "rm" or "desk"
+    user: Any
+
+    @property
+    def is_desk(self) -> bool:
+        return self.kind == "desk"
+
+
+def scope_for(user: Any) -> Scope:
+    """The user's view of the reports; Forbidden for API clients and people without a role."""
+    if has_role(user, MANAGEMENT):
+        return Scope("management", user)
+    if has_role(user, RM):
+        return Scope("rm", user)
+    if has_role(user, TRADER, SENIOR_TRADER):
+        return Scope("desk", user)
+    if has_role(user, API_CLIENT):
+        raise Forbidden("Reports are not available to API clients.")
+    raise Forbidden("Your role does not allow reports.")
+
+
+# --- filters ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Filters:
+    start: date
+    end: date
+    group_by: str = "tier"
+    period: str = "month"
+    tier: int | None = None
+    client: str | None = None
+    rm: str | None = None
+    asset_class: str | None = None
+    sector: str | None = None
+
+    def query(self, **override: Any) -> dict[str, str]:
+        """The filters as query parameters (for links, drill-down and CSV downloads)."""
+        f = replace(self, **override) if override else self
+        out = {"start": f.start.isoformat(), "end": f.end.isoformat(), "group_by": f.group_by}
+        if f.group_by == "period":
+            out["period"] = f.period
+        for name in FILTER_PARAMS:
+            value = getattr(f, name)
+            if value is not None:
+                out[name] = str(value)
+        return out
+
+
+def _date(params: Mapping[str, str], name: str) -> date | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise DeskError(f"{raw!r} is not a date: use YYYY-MM-DD.", field=name) from None
+
+
+def parse_filters(params: Mapping[str, str], *, scope: Scope, groups: tuple[str, ...] = GROUPS,
+                  default_group: str = "tier", allowed: tuple[str, ...] = (), today: date | None = None) -> Filters:
+    """Validate report query parameters; DeskError naming the parameter, Forbidden for the role.
+
+    `allowed` lists further parameters the caller handles itself (others are refused as unknown).
+    """
+    known = {"start", "end", "group_by", "period", "format", *FILTER_PARAMS, *allowed}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise DeskError(f"Unknown parameter; use {', '.join(sorted(known))}.", field=unknown[0])
+    today = today or timezone.now().date()
+    end = _date(params, "end") or today
+    start = _date(params, "start") or end - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if start > end:
+        raise DeskError(f"The range is reversed: start {start} is after end {end}.", field="start")
+    if (end - start).days + 1 > MAX_RANGE_DAYS:
+        raise DeskError(f"The range is {(end - start).days + 1} days; at most {MAX_RANGE_DAYS} days (two years).",
+                        field="end")
+    group_by = (params.get("group_by") or default_group).strip()
+    if group_by not in groups:
+        raise DeskError(f"Unknown group_by {group_by!r}: use one of {', '.join(groups)}.", field="group_by")
+    if scope.is_desk and group_by not in DESK_GROUPS:
+        raise Forbidden(f"Traders see desk-level figures: group_by {', '.join(g for g in groups if g in DESK_GROUPS)}.")
+    period = (params.get("period") or "month").strip()
+    if period not in PERIODS:
+        raise DeskError(f"Unknown period {period!r}: use one of {', '.join(PERIODS)}.", field="period")
+    f = Filters(start=start, end=end, group_by=group_by, period=period)
+    tier_raw = (params.get("tier") or "").strip()
+    if tier_raw:
+        if tier_raw not in ("1", "2", "3"):
+            raise DeskError(f"Unknown tier {tier_raw!r}: use 1, 2 or 3.", field="tier")
+        f = replace(f, tier=int(tier_raw))
+    client = (params.get("client") or "").strip()
+    if client:
+        if scope.is_desk:
+            raise Forbidden("Traders see desk-level figures, not single clients.")
+        qs = Client.objects.filter(code=client)
+        if scope.kind == "rm":
+            qs = qs.filter(rm=scope.user)
+        if not qs.exists():
+            raise DeskError(f"No client {client!r} among yours." if scope.kind == "rm" else f"No client {client!r}.",
+                            field="client")
+        f = replace(f, client=client)
+    rm = (params.get("rm") or "").strip()
+    if rm:
+        if scope.is_desk:
+            raise Forbidden("Traders see desk-level figures, not relationship managers.")
+        if scope.kind == "rm" and rm != scope.user.username:
+            raise DeskError(f"You see your own clients only: rm must be {scope.user.username!r}.", field="rm")
+        if not Client.objects.filter(rm__username=rm).exists():
+            raise DeskError(f"No relationship manager {rm!r} with clients.", field="rm")
+        f = replace(f, rm=rm)
+    ac = (params.get("asset_class") or "").strip()
+    if ac:
+        if not AssetClass.objects.filter(code=ac).exists():
+            raise DeskError(f"Unknown asset_class {ac!r}.", field="asset_class")
+        f = replace(f, asset_class=ac)
+    sector = (params.get("sector") or "").strip()
+    if sector:
+        if not Instrument.objects.filter(sector=sector).exists():
+            raise DeskError(f"Unknown sector {sector!r}.", field="sector")
+        f = replace(f, sector=sector)
+    return f
+
+
+# --- rollups ------------------------------------------------------------------------------------
+
+def rollups(*, scope: Scope, f: Filters) -> QuerySet[DailyRollup]:
+    qs = DailyRollup.objects.filter(day__gte=f.start, day__lte=f.end)
+    if scope.kind == "rm":
+        qs = qs.filter(client__rm=scope.user)
+    if f.tier is not None:
+        qs = qs.filter(tier=f.tier)
+    if f.client:
+        qs = qs.filter(client__code=f.client)
+    if f.rm:
+        qs = qs.filter(client__rm__username=f.rm)
+    if f.asset_class:
+        qs = qs.filter(asset_class=f.asset_class)
+    if f.sector:
+        qs = qs.filter(sector=f.sector)
+    return qs
+
+
+def _key_expr(f: Filters) -> Any:
+    if f.group_by == "client":
+        return F("client__code")
+    if f.group_by == "rm":
+        return Coalesce(F("client__rm__username"), Value("(none)"))
+    if f.group_by == "period":
+        return {"day": F("day"), "week": TruncWeek("day"), "month": TruncMonth("day"),
+                "quarter": TruncQuarter("day")}[f.period]
+    return F(f.group_by)
+
+
+def _key_out(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _money(x: float | None) -> float:
+    return round(float(x or 0.0), 2)
+
+
+def profitability(*, scope: Scope, f: Filters) -> dict[str, Any]:
+    """P&L, volume and trade counts grouped by `f.group_by`, with the attribution of the P&L."""
+    rows = list(
+        rollups(scope=scope, f=f).annotate(key=_key_expr(f)).values("key").annotate(
+            trades=Sum("trades"), volume=Sum("volume"), pnl=Sum("pnl"), spread_pnl=Sum("spread_pnl"),
+            notional=Sum("notional")).order_by("key"))
+    results = []
+    for r in rows:
+        pnl, spread = _money(r["pnl"]), _money(r["spread_pnl"])
+        results.append({
+            "key": _key_out(r["key"]), "trades": int(r["trades"] or 0), "volume": Decimal(r["volume"] or 0),
+            "pnl": pnl, "spread_pnl": spread, "inventory_pnl": round(pnl - spread, 2), "hedge_pnl": 0.0,
+            "notional": _money(r["notional"]),
+            "pnl_bp": round(pnl / r["notional"] * 1e4, 2) if r["notional"] else 0.0,
+        })
+    if f.group_by in ("client", "rm", "sector"):
+        results.sort(key=lambda r: -r["pnl"])  # league tables: best first
+    total = {
+        "trades": sum(r["trades"] for r in results),
+        "volume": sum((r["volume"] for r in results), Decimal(0)),
+        "pnl": round(sum(r["pnl"] for r in results), 2),
+        "spread_pnl": round(sum(r["spread_pnl"] for r in results), 2),
+        "inventory_pnl": round(sum(r["inventory_pnl"] for r in results), 2),
+        "hedge_pnl": 0.0,
+    }
+    return {"results": results, "total": total}
+
+
+def drill_filters(f: Filters, key: str) -> Filters:
+    """The filters that select what is behind one bar of `f` (the clients, then their trades)."""
+    if f.group_by == "period":
+        start = date.fromisoformat(key)
+        months = {"month": 1, "quarter": 3}.get(f.period)
+        if months:
+            m = start.month + months
+            nxt = date(start.year + (m - 1) // 12, (m - 1) % 12 + 1, 1)
+        else:
+            nxt = start + timedelta(days=1 if f.period == "day" else 7)
+        return replace(f, start=max(start, f.start), end=min(nxt - timedelta(days=1), f.end), group_by="client")
+    if f.group_by == "tier":
+        return replace(f, tier=int(key), group_by="client")
+    return replace(f, **{f.group_by: key, "group_by": "client"})
+
+
+def trades_behind(*, scope: Scope, f: Filters, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    """The trades behind a drill-down (one key and range), paginated, with their P&L attribution."""
+    start = datetime.combine(f.start, dtime.min, tzinfo=dt_tz.utc)
+    end = datetime.combine(f.end + timedelta(days=1), dtime.min, tzinfo=dt_tz.utc)
+    qs = Trade.objects.filter(booked_at__gte=start, booked_at__lt=end)
+    if scope.kind == "rm":
+        qs = qs.filter(client__rm=scope.user)
+    if f.tier is not None:
+        qs = qs.filter(tier=f.tier)
+    if f.client:
+        qs = qs.filter(client__code=f.client)
+    if f.rm:
+        qs = qs.filter(client__rm__username=f.rm)
+    if f.asset_class:
+        qs = qs.filter(instrument__asset_class__code=f.asset_class)
+    if f.sector:
+        qs = qs.filter(instrument__sector=f.sector)
+    count = qs.count()
+    pnl_1d = Markout.objects.filter(trade=OuterRef("pk"), horizon_seconds=86400).values("pnl")[:1]
+    page = qs.select_related("client", "instrument").annotate(pnl_1d=Subquery(pnl_1d, output_field=FloatField())).order_by(
+        "-booked_at", "-id")[offset:offset + limit]
+    rows = []
+    for t in page:
+        sign = 1 if t.side == "buy" else -1
+        spread = float((t.price - t.mid_at_booking) * sign * t.quantity / 100)
+        pnl = t.pnl_1d if t.pnl_1d is not None else spread
+        rows.append({"id": t.id, "booked_at": t.booked_at.isoformat(), "client": t.client.code, "tier": t.tier,
+                     "isin": t.instrument.isin, "side": t.side, "quantity": t.quantity, "price": t.price,
+                     "mid_at_booking": t.mid_at_booking, "spread_pnl": round(spread, 2),
+                     "inventory_pnl": round(pnl - spread, 2), "hedge_pnl": 0.0, "pnl": round(pnl, 2)})
+    return count, rows
+
+
+# --- flow quality -------------------------------------------------------------------------------
+
+def _curve(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for h in HORIZONS:
+        n = int(row[f"n{h}"] or 0)
+        s, sq = float(row[f"bp{h}"] or 0.0), float(row[f"sq{h}"] or 0.0)
+        mean = s / n if n else None
+        if n > 1:
+            var = max(sq / n - mean * mean, 0.0) * n / (n - 1)
+            half = 1.96 * math.sqrt(var / n)
+        else:
+            half = None
+        out.append({"horizon": h, "label": HORIZON_LABELS[h], "n": n,
+                    "mean_bp": round(mean, 3) if mean is not None else None,
+                    "low_bp": round(mean - half, 3) if half is not None else None,
+                    "high_bp": round(mean + half, 3) if half is not None else None})
+    return out
+
+
+def _markout_sums() -> dict[str, Any]:
+    agg: dict[str, Any] = {}
+    for h in HORIZONS:
+        agg[f"n{h}"] = Sum(f"mo_n_{h}")
+        agg[f"bp{h}"] = Sum(f"mo_bp_{h}")
+        agg[f"sq{h}"] = Sum(f"mo_sq_{h}")
+    return agg
+
+
+def flow_quality(*, scope: Scope, f: Filters, min_trades: int = 5, top: int = 10) -> dict[str, Any]:
+    """Markout curves (dealer-signed bp, mean with a 95 % band) by tier and by client; the most
+    toxic (most negative 1-day markout) and most benign clients."""
+    qs = rollups(scope=scope, f=f)
+    by_tier = [{"key": r["tier"], "trades": int(r["trades"] or 0), "curve": _curve(r)}
+               for r in qs.values("tier").annotate(trades=Sum("trades"), **_markout_sums()).order_by("tier")]
+    total_row = qs.aggregate(trades=Sum("trades"), **_markout_sums())
+    clients: list[dict[str, Any]] = []
+    if not scope.is_desk:
+        for r in qs.values("client__code").annotate(trades=Sum("trades"), pnl=Sum("pnl"), **_markout_sums()):
+            if (r["trades"] or 0) < min_trades or not r["n86400"]:
+                continue
+            curve = _curve(r)
+            clients.append({"key": r["client__code"], "trades": int(r["trades"]), "pnl": _money(r["pnl"]),
+                            "markout_1d_bp": curve[-1]["mean_bp"], "curve": curve})
+    ranked = sorted(clients, key=lambda c: c["markout_1d_bp"])
+    return {
+        "by_tier": by_tier,
+        "total": {"trades": int(total_row["trades"] or 0), "curve": _curve(total_row)},
+        "clients": sorted(clients, key=lambda c: c["key"]),
+        "toxic": ranked[:top],
+        "benign": list(reversed(ranked[-top:])) if ranked else [],
+    }
+
+
+# --- hit ratios ---------------------------------------------------------------------------------
+
+def _bucket(field: str, buckets: list[tuple[float, float | None, str]]) -> Case:
+    whens = []
+    for lo, hi, label in buckets:
+        cond = Q(**{f"{field}__gte": lo})
+        if hi is not None:
+            cond &= Q(**{f"{field}__lt": hi})
+        whens.append(When(cond, then=Value(label)))
+    return Case(*whens, default=Value("?"))
+
+
+def hit_window(f: Filters) -> tuple[date, date, bool]:
+    """Hit ratios read RFQs, so the range is bounded to the last HIT_WINDOW_DAYS of it."""
+    start = max(f.start, f.end - timedelta(days=HIT_WINDOW_DAYS - 1))
+    return start, f.end, start != f.start
+
+
+def _rfqs(*, scope: Scope, f: Filters) -> QuerySet[Rfq]:
+    start, end, _ = hit_window(f)
+    qs = Rfq.objects.filter(
+        received_at__gte=datetime.combine(start, dtime.min, tzinfo=dt_tz.utc),
+        received_at__lt=datetime.combine(end + timedelta(days=1), dtime.min, tzinfo=dt_tz.utc),
+        status__in=["booked", "expired", "rejected"], quote__isnull=False)
+    if scope.kind == "rm":
+        qs = qs.filter(client__rm=scope.user)
+    if f.tier is not None:
+        qs = qs.filter(tier=f.tier)
+    if f.client:
+        qs = qs.filter(client__code=f.client)
+    if f.rm:
+        qs = qs.filter(client__rm__username=f.rm)
+    if f.asset_class:
+        qs = qs.filter(instrument__asset_class__code=f.asset_class)
+    if f.sector:
+        qs = qs.filter(instrument__sector=f.sector)
+    return qs
+
+
+def hit_ratios(*, scope: Scope, f: Filters, calibration_sample: int = 5_000) -> dict[str, Any]:
+    """Quoted RFQs that traded, by tier, asset class, size bucket and quoted distance to mid
+    (the quote's half spread, bp); and the win-probability model against realized hits."""
+    qs = _rfqs(scope=scope, f=f)
+    won = Count("id", filter=Q(status="booked"))
+    dims = {
+        "tier": F("tier"),
+        "asset_class": F("instrument__asset_class__code"),
+        "size": _bucket("quantity", SIZE_BUCKETS),
+        "distance": _bucket("quote__half_spread_bp", DISTANCE_BUCKETS),
+    }
+    order = {"size": [b[2] for b in SIZE_BUCKETS], "distance": [b[2] for b in DISTANCE_BUCKETS]}
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for name, expr in dims.items():
+        rows = [{"key": r["key"], "quoted": r["quoted"], "won": r["won"],
+                 "hit_ratio": round(r["won"] / r["quoted"], 4) if r["quoted"] else 0.0}
+                for r in qs.annotate(key=expr).values("key").annotate(quoted=Count("id"), won=won).order_by("key")]
+        if name in order:
+            rows.sort(key=lambda r: order[name].index(r["key"]) if r["key"] in order[name] else 99)
+        tables[name] = rows
+    return {"tables": tables, "calibration": calibration(qs=qs, sample=calibration_sample)}
+
+
+def calibration(*, qs: QuerySet[Rfq], sample: int, bins: int = 10) -> list[dict[str, Any]]:
+    """Predicted win probability (the quote's own where stored, else the current fitted model) in
+    deciles against the realized hit ratio of the same quotes (the most recent `sample`)."""
+    import numpy as np
+
+    from crm.models import TierLimit
+    from dealer.desk.recommend import winprob_params
+    from pricing.winprob import win_probability
+
+    rows = list(qs.order_by("-received_at").values_list(
+        "quote__price", "quote__mid", "quantity", "side", "tier", "instrument__asset_class__code", "status",
+        "quote__win_probability")[:sample])
+    if not rows:
+        return []
+    base = {(t, a): b for t, a, b in TierLimit.objects.values_list("tier__number", "asset_class__code", "base_spread_bp")}
+    price = np.array([float(r[0]) for r in rows])
+    mid = np.array([float(r[1]) for r in rows])
+    qty = np.array([float(r[2]) for r in rows])
+    side = np.array([1.0 if r[3] == "buy" else -1.0 for r in rows])
+    tier = np.array([r[4] for r in rows], dtype=np.intp)
+    b = np.array([base.get((r[4], r[5]), 5.0) for r in rows])
+    hit = np.array([r[6] == "booked" for r in rows], dtype=float)
+    stored = np.array([np.nan if r[7] is None else float(r[7]) for r in rows])
+    distance = side * (price - mid) / (b * mid * 1e-4)
+    model = np.asarray(win_probability(winprob_params(), distance, np.log(qty), tier), dtype=float)
+    p = np.where(np.isnan(stored), model, stored)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    out = []
+    for k in range(bins):
+        m = idx == k
+        n = int(m.sum())
+        if n == 0:
+            continue
+        realized = float(hit[m].mean())
+        half = 1.96 * math.sqrt(max(realized * (1 - realized), 1e-12) / n)
+        out.append({"bin": f"{edges[k]:.1f}-{edges[k + 1]:.1f}", "n": n, "predicted": round(float(p[m].mean()), 4),
+                    "realized": round(realized, 4), "low": round(max(realized - half, 0.0), 4),
+                    "high": round(min(realized + half, 1.0), 4)})
+    return out
+
+
+# --- human judgment -----------------------------------------------------------------------------
+
+def judgment(*, scope: Scope, f: Filters, limit: int = 200) -> dict[str, Any]:
+    """Tier 1 decisions: the trader's price against the recommendation and what departures earned.
+
+    departure_bp is dealer-signed (positive: the trader quoted wider than recommended, more for
+    the desk per trade). For a traded decision, departure_pnl = what the departure added to the
+    trade's P&L (dealer-signed (price - recommendation) * face / 100); markout_pnl = the trade's
+    P&L after markouts (1-day markout, spread capture until it lands); pnl_at_recommendation =
+    markout_pnl - departure_pnl, what the same trade would have made at the recommended price.
+    """
+    qs = Decision.objects.filter(
+        rfq__tier=1,
+        decided_at__gte=datetime.combine(f.start, dtime.min, tzinfo=dt_tz.utc),
+        decided_at__lt=datetime.combine(f.end + timedelta(days=1), dtime.min, tzinfo=dt_tz.utc))
+    if scope.kind == "rm":
+        qs = qs.filter(rfq__client__rm=scope.user)
+    if f.client:
+        qs = qs.filter(rfq__client__code=f.client)
+    if f.rm:
+        qs = qs.filter(rfq__client__rm__username=f.rm)
+    if f.asset_class:
+        qs = qs.filter(rfq__instrument__asset_class__code=f.asset_class)
+    if f.sector:
+        qs = qs.filter(rfq__instrument__sector=f.sector)
+    pnl_1d = Markout.objects.filter(trade__rfq=OuterRef("rfq_id"), horizon_seconds=86400).values("pnl")[:1]
+    rows = list(qs.select_related("rfq", "rfq__client", "rfq__instrument", "decided_by", "rfq__trade").annotate(
+        pnl_1d=Subquery(pnl_1d, output_field=FloatField())).order_by("-decided_at")[:limit])
+    decisions = []
+    summary: dict[str, dict[str, Any]] = {}
+    for d in rows:
+        rfq = d.rfq
+        sign = 1 if rfq.side == "buy" else -1
+        trade = getattr(rfq, "trade", None) if rfq.status == "booked" else None
+        dep_bp = None
+        if d.price is not None and d.recommended_price:
+            dep_bp = round(float(sign * (d.price - d.recommended_price) / d.recommended_price * 10_000), 2)
+        row = {"rfq_id": rfq.id, "decided_at": d.decided_at.isoformat(), "client": rfq.client.code,
+               "isin": rfq.instrument.isin, "side": rfq.side, "action": d.action, "trader": d.decided_by.username,
+               "recommended_price": d.recommended_price, "price": d.price, "departure_bp": dep_bp,
+               "traded": trade is not None, "departure_pnl": None, "markout_pnl": None, "pnl_at_recommendation": None,
+               "reason": d.reason}
+        if trade is not None and d.recommended_price is not None:
+            spread = float((trade.price - trade.mid_at_booking) * sign * trade.quantity / 100)
+            pnl = d.pnl_1d if d.pnl_1d is not None else spread
+            dep = float((trade.price - d.recommended_price) * sign * trade.quantity / 100)
+            row.update(departure_pnl=round(dep, 2), markout_pnl=round(pnl, 2), pnl_at_recommendation=round(pnl - dep, 2))
+        decisions.append(row)
+        s = summary.setdefault(d.action, {"action": d.action, "decisions": 0, "traded": 0, "departure_bp_sum": 0.0,
+                                          "departure_pnl": 0.0, "markout_pnl": 0.0})
+        s["decisions"] += 1
+        s["traded"] += int(row["traded"])
+        s["departure_bp_sum"] += dep_bp or 0.0
+        s["departure_pnl"] += row["departure_pnl"] or 0.0
+        s["markout_pnl"] += row["markout_pnl"] or 0.0
+    actions = []
+    for a in ("send", "improve", "worsen", "decline"):
+        if a in summary:
+            s = summary[a]
+            actions.append({"action": a, "decisions": s["decisions"], "traded": s["traded"],
+                            "hit_ratio": round(s["traded"] / s["decisions"], 4) if s["decisions"] else 0.0,
+                            "avg_departure_bp": round(s["departure_bp_sum"] / s["decisions"], 2),
+                            "departure_pnl": round(s["departure_pnl"], 2), "markout_pnl": round(s["markout_pnl"], 2)})
+    return {"actions": actions, "decisions": decisions,
+            "overrides": [r for r in decisions if r["action"] in ("improve", "worsen") and r["traded"]]}
+
+
+# --- inventory and capital ----------------------------------------------------------------------
+
+AGE_BUCKETS = [(0, 1, "0-1 d"), (2, 7, "2-7 d"), (8, 30, "8-30 d"), (31, 90, "31-90 d"), (91, None, "> 90 d")]
+
+
+def inventory(*, scope: Scope, f: Filters, top: int = 25) -> dict[str, Any]:
+    """Positions and risk over time (cumulative desk-signed flow from the rollups), capital used by
+    tier and client (gross notional traded and net DV01), and ageing of the open inventory (days
+    since the desk last traded each instrument it holds)."""
+    qs = rollups(scope=scope, f=f)
+    flow = list(qs.values("day", "asset_class").annotate(net=Sum("net_qty"), dv01=Sum("net_dv01")).order_by("day"))
+    series: dict[str, dict[str, list[Any]]] = {}
+    running: dict[str, list[float]] = {}
+    for r in flow:
+        s = series.setdefault(r["asset_class"], {"day": [], "position": [], "dv01": []})
+        acc = running.setdefault(r["asset_class"], [0.0, 0.0])
+        acc[0] += float(r["net"] or 0)
+        acc[1] += float(r["dv01"] or 0)
+        s["day"].append(r["day"].isoformat())
+        s["position"].append(round(acc[0], 2))
+        s["dv01"].append(round(acc[1], 2))
+    by_tier = [{"key": r["tier"], "trades": int(r["trades"]), "notional": _money(r["notional"]),
+                "net_qty": Decimal(r["net"] or 0), "net_dv01": _money(r["dv01"])}
+               for r in qs.values("tier").annotate(trades=Sum("trades"), notional=Sum("notional"), net=Sum("net_qty"),
+                                                   dv01=Sum("net_dv01")).order_by("tier")]
+    by_client: list[dict[str, Any]] = []
+    if not scope.is_desk:
+        by_client = [{"key": r["client__code"], "tier": r["client__tier__number"], "trades": int(r["trades"]),
+                      "notional": _money(r["notional"]), "net_qty": Decimal(r["net"] or 0),
+                      "net_dv01": _money(r["dv01"])}
+                     for r in qs.values("client__code", "client__tier__number").annotate(
+                         trades=Sum("trades"), notional=Sum("notional"), net=Sum("net_qty"), dv01=Sum("net_dv01"))
+                     .order_by("-notional")[:top]]
+    positions: list[dict[str, Any]] = []
+    ageing: list[dict[str, Any]] = []
+    if scope.kind != "rm":
+        from dealer.desk.book import position_rows
+
+        positions = position_rows()
+        if f.asset_class:
+            positions = [p for p in positions if p["asset_class"] == f.asset_class]
+        isins = [p["isin"] for p in positions]
+        last = dict(DailyRollup.objects.filter(instrument__isin__in=isins).values("instrument__isin")
+                    .annotate(last=Max("day")).values_list("instrument__isin", "last"))
+        today = timezone.now().date()
+        buckets = {label: {"bucket": label, "positions": 0, "gross_face": 0.0, "unrealized_pnl": 0.0}
+                   for _, _, label in AGE_BUCKETS}
+        buckets["never traded"] = {"bucket": "never traded", "positions": 0, "gross_face": 0.0, "unrealized_pnl": 0.0}
+        for p in positions:
+            d = last.get(p["isin"])
+            age = (today - d).days if d else None
+            p["age_days"] = age
+            label = "never traded"
+            if age is not None:
+                label = next(lab for lo, hi, lab in AGE_BUCKETS if age >= lo and (hi is None or age <= hi))
+            b = buckets[label]
+            b["positions"] += 1
+            b["gross_face"] = round(b["gross_face"] + abs(float(p["quantity"])), 2)
+            b["unrealized_pnl"] = round(b["unrealized_pnl"] + float(p["unrealized_pnl"]), 2)
+        ageing = list(buckets.values())
+    return {"series": series, "by_tier": by_tier, "by_client": by_client, "positions": positions, "ageing": ageing}
+
+
+def state() -> dict[str, Any]:
+    s = RollupState.objects.order_by("id").values("rebuilt_at", "updated_at", "refreshed_at").first()
+    return s or {"rebuilt_at": None, "updated_at": None, "refreshed_at": None}

@@ -1,0 +1,36 @@
+"""After a burst of trades booked through the real path (pricing on the real Celery worker, the
+client's accept), the rollups updated by the worker equal the trades."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dealer.desk import services
+from dealer.desk.models import Rfq, Trade
+from dealer.reports.models import DailyRollup, RollupState
+from tests.desk.helpers import api_for_token, rfq_body, wait_for, wait_status
+from tests.reports.test_reports_reconcile import assert_rollups_equal_trades
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_burst_of_trades_updates_rollups(book: Any, worker: Any) -> None:
+    clients = ["CLT0004", "CLT0005", "CLT0007"]
+    isins = [book.isin("ig_corp", 0), book.isin("govt", 0), book.isin("hy_corp", 1)]
+    booked = []
+    for k in range(9):
+        code = clients[k % 3]
+        api = api_for_token(book.token(code))
+        r = api.post("/api/rfqs/", rfq_body(isins[k % 3], rid=f"burst{k}", side="buy" if k % 2 else "sell",
+                                           quantity="200000"), format="json")
+        assert r.status_code == 202, r.content
+        body = wait_status(api, r.json()["id"], "quoted", "declined")
+        assert body["status"] == "quoted", body
+        trade, created = services.quote_accept(client=book.client(code), rfq_id=body["id"], quote_id=body["quote"]["id"])
+        assert created
+        booked.append(trade.id)
+    wait_for(lambda: sum(DailyRollup.objects.values_list("trades", flat=True)) == Trade.objects.count(), timeout=20)
+    assert_rollups_equal_trades()
+    assert RollupState.objects.get().updated_at is not None
+    assert Rfq.objects.filter(status="booked").count() == 9

@@ -1,0 +1,154 @@
+"""Every report's totals equal a direct sum over the trades; rollups equal the trades after a
+burst of new trades booked through the real path and after a rebuild."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta, timezone as dt_tz
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from dealer.desk.models import Markout, Trade
+from dealer.reports import selectors as sel
+from dealer.reports.models import DailyRollup
+from dealer.reports.services import rollups_apply_trade, rollups_rebuild, rollups_refresh
+
+RTOL = 1e-9
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= RTOL * max(1.0, abs(a), abs(b)) + 0.02
+
+
+def direct_cells() -> dict[tuple[Any, ...], dict[str, Any]]:
+    """The rollup cells recomputed in Python from the trades and markouts (the reference)."""
+    pnl1d = dict(Markout.objects.filter(horizon_seconds=86400).values_list("trade_id", "pnl"))
+    mo: dict[int, dict[int, float]] = defaultdict(dict)
+    for tid, h, bp in Markout.objects.values_list("trade_id", "horizon_seconds", "markout_bp"):
+        mo[tid][h] = bp
+    cells: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for t in Trade.objects.select_related("instrument"):
+        key = (t.booked_at.astimezone(dt_tz.utc).date(), t.client_id, t.instrument_id, t.tier)
+        c = cells.setdefault(key, {"trades": 0, "volume": Decimal(0), "spread_pnl": 0.0, "pnl": 0.0, "net_qty": Decimal(0),
+                                   "mo_n_86400": 0, "mo_bp_86400": 0.0, "mo_n_60": 0, "mo_bp_60": 0.0})
+        sign = 1 if t.side == "buy" else -1
+        spread = float((t.price - t.mid_at_booking) * sign * t.quantity / 100)
+        c["trades"] += 1
+        c["volume"] += t.quantity
+        c["net_qty"] += t.desk_quantity
+        c["spread_pnl"] += spread
+        c["pnl"] += pnl1d.get(t.id, spread)
+        for h in (60, 86400):
+            if h in mo[t.id]:
+                c[f"mo_n_{h}"] += 1
+                c[f"mo_bp_{h}"] += mo[t.id][h]
+    return cells
+
+
+def assert_rollups_equal_trades() -> None:
+    expected = direct_cells()
+    got = {(r.day, r.client_id, r.instrument_id, r.tier): r for r in DailyRollup.objects.all()}
+    assert set(got) == set(expected)
+    for key, e in expected.items():
+        r = got[key]
+        assert r.trades == e["trades"], key
+        assert r.volume == e["volume"], key
+        assert r.net_qty == e["net_qty"], key
+        assert r.mo_n_86400 == e["mo_n_86400"] and r.mo_n_60 == e["mo_n_60"], key
+        for name in ("spread_pnl", "pnl", "mo_bp_86400", "mo_bp_60"):
+            assert _close(getattr(r, name), e[name]), (key, name, getattr(r, name), e[name])
+
+
+def _everything(today: date) -> sel.Filters:
+    return sel.Filters(start=today - timedelta(days=sel.MAX_RANGE_DAYS - 1), end=today + timedelta(days=1))
+
+
+@pytest.mark.django_db
+def test_seeded_rollups_equal_the_trades(seeded: Any) -> None:
+    assert Trade.objects.count() >= 500
+    assert_rollups_equal_trades()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group_by", ["client", "tier", "rm", "asset_class", "sector", "period"])
+def test_profitability_totals_equal_direct_sums(seeded: Any, group_by: str) -> None:
+    from dataclasses import replace
+
+    mgmt = seeded.user("mgmt1")
+    f = replace(_everything(timezone.now().date()), group_by=group_by)
+    report = sel.profitability(scope=sel.scope_for(mgmt), f=f)
+    trades = list(Trade.objects.select_related("client", "client__rm", "instrument__asset_class"))
+    pnl1d = dict(Markout.objects.filter(horizon_seconds=86400).values_list("trade_id", "pnl"))
+    by_key: dict[Any, list[Any]] = defaultdict(lambda: [0, Decimal(0), 0.0])
+    keyf = {"client": lambda t: t.client.code, "tier": lambda t: t.tier,
+            "rm": lambda t: t.client.rm.username if t.client.rm else "(none)",
+            "asset_class": lambda t: t.instrument.asset_class.code, "sector": lambda t: t.instrument.sector,
+            "period": lambda t: t.booked_at.astimezone(dt_tz.utc).date().replace(day=1).isoformat()}[group_by]
+    for t in trades:
+        sign = 1 if t.side == "buy" else -1
+        pnl = pnl1d.get(t.id, float((t.price - t.mid_at_booking) * sign * t.quantity / 100))
+        acc = by_key[keyf(t)]
+        acc[0] += 1
+        acc[1] += t.quantity
+        acc[2] += pnl
+    got = {r["key"]: r for r in report["results"]}
+    assert set(got) == set(by_key)
+    for k, (n, vol, pnl) in by_key.items():
+        assert got[k]["trades"] == n and got[k]["volume"] == vol
+        assert _close(got[k]["pnl"], pnl)
+    assert report["total"]["trades"] == len(trades)
+    assert report["total"]["volume"] == sum((t.quantity for t in trades), Decimal(0))
+
+
+@pytest.mark.django_db
+def test_flow_inventory_and_hit_totals_equal_direct_sums(seeded: Any) -> None:
+    mgmt = seeded.user("mgmt1")
+    scope = sel.scope_for(mgmt)
+    f = _everything(timezone.now().date())
+    fq = sel.flow_quality(scope=scope, f=f, min_trades=1)
+    one_day = list(Markout.objects.filter(horizon_seconds=86400).values_list("markout_bp", flat=True))
+    assert fq["total"]["trades"] == Trade.objects.count()
+    assert fq["total"]["curve"][-1]["n"] == len(one_day)
+    assert _close(fq["total"]["curve"][-1]["mean_bp"], sum(one_day) / len(one_day))
+    for t in fq["by_tier"]:
+        bps = list(Markout.objects.filter(horizon_seconds=60, trade__tier=t["key"]).values_list("markout_bp", flat=True))
+        assert _close(t["curve"][0]["mean_bp"], round(sum(bps) / len(bps), 3))
+    inv = sel.inventory(scope=scope, f=f)
+    assert sum(r["trades"] for r in inv["by_tier"]) == Trade.objects.count()
+    net = sum((t.desk_quantity for t in Trade.objects.all()), Decimal(0))
+    assert sum((r["net_qty"] for r in inv["by_tier"]), Decimal(0)) == net
+    last = sum(s["position"][-1] for s in inv["series"].values())
+    assert _close(last, float(net))
+    hr = sel.hit_ratios(scope=scope, f=sel.Filters(start=timezone.now().date() - timedelta(days=60),
+                                                     end=timezone.now().date()))
+    tiers = hr["tables"]["tier"]
+    from dealer.desk.models import Rfq
+
+    start = timezone.now().date() - timedelta(days=60)
+    for row in tiers:
+        qs = Rfq.objects.filter(tier=row["key"], received_at__date__gte=start, status__in=["booked", "expired", "rejected"])
+        assert row["quoted"] == qs.count() and row["won"] == qs.filter(status="booked").count()
+    assert hr["calibration"] and sum(c["n"] for c in hr["calibration"]) == sum(r["quoted"] for r in tiers)
+
+
+@pytest.mark.django_db
+def test_rebuild_and_refresh_keep_rollups_equal_to_trades(seeded: Any) -> None:
+    DailyRollup.objects.all().update(pnl=0, trades=99)
+    rollups_rebuild()
+    assert_rollups_equal_trades()
+    # a markout landing later reaches the P&L through the nightly refresh
+    t = Trade.objects.order_by("-booked_at").first()
+    Markout.objects.filter(trade=t, horizon_seconds=86400).delete()
+    rollups_refresh(days=800)
+    assert_rollups_equal_trades()
+
+
+@pytest.mark.django_db
+def test_apply_trade_is_idempotent(seeded: Any) -> None:
+    t = Trade.objects.order_by("id").first()
+    rollups_apply_trade(t.id)
+    rollups_apply_trade(t.id)
+    assert_rollups_equal_trades()
+    assert rollups_apply_trade(10**9) is None
