@@ -663,7 +663,7 @@ def settings_update(*, user: Any, data: Any) -> Retier:
                 for f, v in vals.items():
                     setattr(tier, f, v)
                 _history_user(tier, user).save()
-        for lim in TierLimit.objects.select_for_update().select_related("tier", "asset_class"):
+        for lim in TierLimit.objects.select_for_update(of=("self",)).select_related("tier", "asset_class"):
             vals = s.limits[(lim.tier.number, lim.asset_class.code)]
             if any(getattr(lim, f) != v for f, v in vals.items()):
                 for f, v in vals.items():

@@ -6,6 +6,7 @@ through the real worker code path (serialization, acks, retries), never `task_al
 from __future__ import annotations
 
 import threading
+import uuid
 from typing import Any
 
 from celery import Celery
@@ -21,11 +22,20 @@ def start_worker(app: Celery, *, concurrency: int = 1) -> tuple[Any, threading.T
         without_mingle=True,
         without_gossip=True,
         optimization="fair",
-        hostname=f"embedded-{threading.get_ident()}@desk",
+        hostname=f"embedded-{uuid.uuid4().hex[:8]}@desk",
     )
     thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
     thread.start()
     return worker, thread
+
+
+def stop_worker(app: Celery, worker: Any, thread: threading.Thread, timeout: float = 15.0) -> None:
+    """Stop a worker thread from another thread: a remote-control shutdown the worker acts on in
+    its own thread (a direct `stop()` from outside blocks on the Redis transport's BRPOP)."""
+    app.control.shutdown(destination=[worker.hostname])
+    thread.join(timeout)
+    if thread.is_alive():
+        worker.stop()
 
 
 def start_beat(app: Celery) -> Any:

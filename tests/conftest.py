@@ -71,12 +71,13 @@ class WorkerHandle:
 
     def __init__(self) -> None:
         self.worker: Any = None
+        self.thread: Any = None
 
     def start(self) -> None:
         from dealer import embedded
         from dealer.celery import app
 
-        self.worker, _ = embedded.start_worker(app)
+        self.worker, self.thread = embedded.start_worker(app)
         deadline = time.time() + 20
         while not getattr(self.worker, "consumer", None) or not self.worker.consumer.connection:
             if time.time() > deadline:
@@ -85,7 +86,10 @@ class WorkerHandle:
 
     def stop(self) -> None:
         if self.worker is not None:
-            self.worker.stop()
+            from dealer import embedded
+            from dealer.celery import app
+
+            embedded.stop_worker(app, self.worker, self.thread)
             self.worker = None
 
     def restart(self) -> None:

@@ -104,7 +104,7 @@ def _locked_active(axe_id: Any) -> Axe:
         pk = int(axe_id)
     except (TypeError, ValueError):
         raise NotFound("No such axe.") from None
-    axe = Axe.objects.select_for_update().select_related("instrument", "instrument__asset_class", "created_by").filter(
+    axe = Axe.objects.select_for_update(of=("self",)).select_related("instrument", "instrument__asset_class", "created_by").filter(
         pk=pk).first()
     if axe is None:
         raise NotFound("No such axe.")

@@ -240,7 +240,7 @@ def fill_attempt(*, order_id: int, now: datetime | None = None) -> HedgeFill | N
     """One attempt to fill an order on the venue with the lowest expected all-in cost."""
     now = now or timezone.now()
     with transaction.atomic():
-        order = HedgeOrder.objects.select_for_update().select_related("instrument__asset_class").filter(id=order_id).first()
+        order = HedgeOrder.objects.select_for_update(of=("self",)).select_related("instrument__asset_class").filter(id=order_id).first()
         if order is None or order.status not in ("pending", "working") or order.remaining <= 0:
             return None
         if order.release_at is None or order.release_at > now:
@@ -361,6 +361,14 @@ def _replan(decision: HedgeDecision, parent: HedgeOrder, user: Any, *, hours: fl
     return parent
 
 
+def _lock_schedule(order_id: int) -> HedgeOrder:
+    """Lock a schedule's parent order (the caller holds the transaction)."""
+    parent = HedgeOrder.objects.select_for_update().filter(id=order_id).first()
+    if parent is None or not HedgeOrder.objects.filter(parent_id=order_id).exists():
+        raise NotFound("No such schedule.")
+    return parent
+
+
 def schedule_change_horizon(*, user: Any, order_id: int, hours: Any) -> HedgeOrder:
     _require_senior(user)
     try:
@@ -370,9 +378,7 @@ def schedule_change_horizon(*, user: Any, order_id: int, hours: Any) -> HedgeOrd
     if not math.isfinite(h) or h <= 0:
         raise DeskError("A schedule needs a horizon greater than zero.", field="hours")
     with transaction.atomic():
-        parent = HedgeOrder.objects.select_for_update().filter(id=order_id, children__isnull=False).distinct().first()
-        if parent is None:
-            raise NotFound("No such schedule.")
+        parent = _lock_schedule(order_id)
         _replan(parent.decision, parent, user, hours=h, now_qty=None)
         _audit(parent.decision, user, "change_horizon", {"order_id": parent.id, "hours": h})
     return parent
@@ -382,9 +388,7 @@ def schedule_hedge_now(*, user: Any, order_id: int, quantity: Any = None) -> Hed
     """Release a schedule's remainder now (or `quantity` of it now, the rest over the desk horizon)."""
     _require_senior(user)
     with transaction.atomic():
-        parent = HedgeOrder.objects.select_for_update().filter(id=order_id, children__isnull=False).distinct().first()
-        if parent is None:
-            raise NotFound("No such schedule.")
+        parent = _lock_schedule(order_id)
         qty: Decimal | None = None
         if quantity not in (None, ""):
             try:

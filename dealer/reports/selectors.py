@@ -171,20 +171,7 @@ def parse_filters(params: Mapping[str, str], *, scope: Scope, groups: tuple[str,
 # --- rollups ------------------------------------------------------------------------------------
 
 def rollups(*, scope: Scope, f: Filters) -> QuerySet[DailyRollup]:
-    qs = DailyRollup.objects.filter(day__gte=f.start, day__lte=f.end)
-    if scope.kind == "rm":
-        qs = qs.filter(client__rm=scope.user)
-    if f.tier is not None:
-        qs = qs.filter(tier=f.tier)
-    if f.client:
-        qs = qs.filter(client__code=f.client)
-    if f.rm:
-        qs = qs.filter(client__rm__username=f.rm)
-    if f.asset_class:
-        qs = qs.filter(asset_class=f.asset_class)
-    if f.sector:
-        qs = qs.filter(sector=f.sector)
-    return qs
+    return _scoped(DailyRollup.objects.filter(day__gte=f.start, day__lte=f.end), scope=scope, f=f, denormalized=True)
 
 
 def _key_expr(f: Filters) -> Any:
@@ -254,11 +241,9 @@ def drill_filters(f: Filters, key: str) -> Filters:
     return replace(f, **{f.group_by: key, "group_by": "client"})
 
 
-def trades_behind(*, scope: Scope, f: Filters, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
-    """The trades behind a drill-down (one key and range), paginated, with their P&L attribution."""
-    start = datetime.combine(f.start, dtime.min, tzinfo=dt_tz.utc)
-    end = datetime.combine(f.end + timedelta(days=1), dtime.min, tzinfo=dt_tz.utc)
-    qs = Trade.objects.filter(booked_at__gte=start, booked_at__lt=end)
+def _scoped(qs: QuerySet[Any], *, scope: Scope, f: Filters, denormalized: bool = False) -> QuerySet[Any]:
+    """Rollups, trades or RFQs narrowed to what the viewer may see and the filters ask for
+    (rollups carry asset class and sector themselves; trades and RFQs reach them by instrument)."""
     if scope.kind == "rm":
         qs = qs.filter(client__rm=scope.user)
     if f.tier is not None:
@@ -268,9 +253,18 @@ def trades_behind(*, scope: Scope, f: Filters, limit: int = 50, offset: int = 0)
     if f.rm:
         qs = qs.filter(client__rm__username=f.rm)
     if f.asset_class:
-        qs = qs.filter(instrument__asset_class__code=f.asset_class)
+        qs = qs.filter(**{"asset_class" if denormalized else "instrument__asset_class__code": f.asset_class})
     if f.sector:
-        qs = qs.filter(instrument__sector=f.sector)
+        qs = qs.filter(**{"sector" if denormalized else "instrument__sector": f.sector})
+    return qs
+
+
+def trades_behind(*, scope: Scope, f: Filters, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+    """The trades behind a drill-down (one key and range), paginated, with their P&L attribution."""
+    start = datetime.combine(f.start, dtime.min, tzinfo=dt_tz.utc)
+    end = datetime.combine(f.end + timedelta(days=1), dtime.min, tzinfo=dt_tz.utc)
+    qs = Trade.objects.filter(booked_at__gte=start, booked_at__lt=end)
+    qs = _scoped(qs, scope=scope, f=f)
     count = qs.count()
     pnl_1d = Markout.objects.filter(trade=OuterRef("pk"), horizon_seconds=86400).values("pnl")[:1]
     page = qs.select_related("client", "instrument").annotate(pnl_1d=Subquery(pnl_1d, output_field=FloatField())).order_by(
@@ -365,18 +359,7 @@ def _rfqs(*, scope: Scope, f: Filters) -> QuerySet[Rfq]:
         received_at__gte=datetime.combine(start, dtime.min, tzinfo=dt_tz.utc),
         received_at__lt=datetime.combine(end + timedelta(days=1), dtime.min, tzinfo=dt_tz.utc),
         status__in=["booked", "expired", "rejected"], quote__isnull=False)
-    if scope.kind == "rm":
-        qs = qs.filter(client__rm=scope.user)
-    if f.tier is not None:
-        qs = qs.filter(tier=f.tier)
-    if f.client:
-        qs = qs.filter(client__code=f.client)
-    if f.rm:
-        qs = qs.filter(client__rm__username=f.rm)
-    if f.asset_class:
-        qs = qs.filter(instrument__asset_class__code=f.asset_class)
-    if f.sector:
-        qs = qs.filter(instrument__sector=f.sector)
+    qs = _scoped(qs, scope=scope, f=f)
     return qs
 
 

@@ -91,6 +91,8 @@ def rollups_rebuild() -> float:
     qn = connection.ops.quote_name
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Deferred foreign-key checks queued earlier in this transaction would block TRUNCATE.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {qn(DailyRollup._meta.db_table)}")
         else:
             cursor.execute(f"DELETE FROM {qn(DailyRollup._meta.db_table)}")
