@@ -8,6 +8,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from dealer.desk.fast_intake import RfqIntakeFastPath  # noqa: E402
 from dealer.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": URLRouter(websocket_urlpatterns)})
+application = ProtocolTypeRouter(
+    {"http": RfqIntakeFastPath(django_asgi_app), "websocket": URLRouter(websocket_urlpatterns)}
+)

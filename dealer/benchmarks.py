@@ -65,7 +65,7 @@ class _Desk:
         cmd = [sys.executable, "manage.py", "rundesk", "--port", str(self.port)]
         env = dict(os.environ)
         if settings.SERVICES_MODE:
-            cmd += ["--services", "--web-workers", "1"]
+            cmd += ["--services"]
             env.setdefault("HTTPS", "0")
             env.setdefault("SECRET_KEY", settings.SECRET_KEY)
         self.proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, start_new_session=True,
@@ -146,7 +146,7 @@ async def _rfq_load(port: int, tokens: dict[str, str], isins: list[str], rate: f
             rfq = msg.get("rfq") or {}
             rid = rfq.get("client_rfq_id")
             if msg.get("type") in ("quote", "rfq.declined") or rfq.get("status") == "pending_review":
-                if rid and rid not in got:
+                if rid in sent and rid not in got:
                     got[rid] = time.perf_counter()
                     statuses[rfq.get("status", "?")] = statuses.get(rfq.get("status", "?"), 0) + 1
 

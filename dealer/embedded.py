@@ -13,8 +13,10 @@ from celery import Celery
 from celery.beat import EmbeddedService
 
 
-def start_worker(app: Celery, *, concurrency: int = 1) -> tuple[Any, threading.Thread]:
+def start_worker(app: Celery, *, concurrency: int = 1, queues: tuple[str, ...] = ("celery", "pricing"),
+                 ) -> tuple[Any, threading.Thread]:
     worker = app.WorkController(
+        queues=list(queues),
         pool_cls="solo",
         concurrency=concurrency,
         loglevel="WARNING",

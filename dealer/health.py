@@ -1,6 +1,7 @@
 """`GET /healthz`: 200 when every part answers, 503 naming the parts that do not."""
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 
@@ -31,11 +32,17 @@ def _channel_layer() -> str:
     layer = get_channel_layer()
     if layer is None:
         return "down"
-    channel = async_to_sync(layer.new_channel)()
-    marker = uuid.uuid4().hex
-    async_to_sync(layer.send)(channel, {"type": "health.ping", "marker": marker})
-    message = async_to_sync(layer.receive)(channel)
-    return "ok" if message.get("marker") == marker else "down"
+
+    async def roundtrip() -> bool:
+        """Send to a fresh channel and read it back, in one event loop (the pub/sub layer's
+        subscriptions belong to the loop that made them)."""
+        channel = await layer.new_channel()
+        marker = uuid.uuid4().hex
+        await layer.send(channel, {"type": "health.ping", "marker": marker})
+        message = await asyncio.wait_for(layer.receive(channel), timeout=2)
+        return bool(message.get("marker") == marker)
+
+    return "ok" if async_to_sync(roundtrip)() else "down"
 
 
 def _market() -> str:

@@ -9,9 +9,7 @@ from dealer.desk import pricing_service, services
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def price_rfqs() -> int:
     """Price every RFQ waiting (one call prices the whole backlog)."""
-    from django.core.cache import cache
-
-    cache.delete(services.PRICING_QUEUED_KEY)
+    services.pricing_flag.clear()
     return pricing_service.price_waiting_rfqs()
 
 

@@ -36,7 +36,7 @@ def test_services_mode_uses_postgresql_and_redis() -> None:
                   SECRET_KEY="x" * 60)
     assert s["db"] == "django.db.backends.postgresql"
     assert s["broker"] == "redis://127.0.0.1:6379/3"
-    assert s["layer"] == "channels_redis.core.RedisChannelLayer"
+    assert s["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert s["debug"] is False
 
 

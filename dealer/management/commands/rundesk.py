@@ -54,7 +54,8 @@ class Command(BaseCommand):
 
         if settings.SERVICES_MODE:
             raise CommandError("REDIS_URL is set: run with --services (or unset it for the embedded desk).")
-        embedded.start_worker(app)
+        embedded.start_worker(app, queues=("pricing",))
+        embedded.start_worker(app, queues=("celery",))
         embedded.start_beat(app)
         self.stdout.write(f"Dealer desk on http://{opts['host']}:{opts['port']}/ (embedded mode)")
         config = uvicorn.Config(
@@ -98,7 +99,9 @@ class Command(BaseCommand):
         children = [
             [py, "-m", "uvicorn", "dealer.asgi:application", "--host", opts["host"], "--port", str(opts["port"]),
              "--workers", str(opts["web_workers"]), "--log-level", "warning", "--lifespan", "off"],
-            [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-c", "2", "-n", "worker@%h"],
+            [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "pricing", "-P", "solo",
+             "-n", "pricing@%h"],
+            [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "celery", "-c", "2", "-n", "worker@%h"],
             [py, "-m", "celery", "-A", "dealer", "beat", "-l", "WARNING"],
             [py, "manage.py", "runfix", "--port", str(self._fix_port(opts))],
         ]
