@@ -283,26 +283,27 @@ def bench_hedge(*, count: int = 1000, port: int = 8765, **_: Any) -> Iterator[Fi
         market_tick()
         worker, _thread = embedded.start_worker(app)
     try:
-        ids = []
-        for i in range(count):
-            c = clients[i % len(clients)]
-            rfq, _ = services.rfq_create(client=c, data=services.RfqInput(f"{run_id}-{i}", isins[i % len(isins)],
-                                                                          "buy" if i % 2 else "sell", Decimal("100000")))
-            ids.append(rfq.id)
-        deadline = time.time() + 120
-        while Rfq.objects.filter(id__in=ids, status__in=["received", "pricing"]).exists() and time.time() < deadline:
-            if not settings.SERVICES_MODE:
-                from dealer.desk.pricing_service import price_waiting_rfqs
-
-                price_waiting_rfqs()
-            time.sleep(0.2)
-        quoted = list(Rfq.objects.filter(id__in=ids, status="quoted").values_list("id", "client_id", "quote_id"))
         by_id = {c.id: c for c in clients}
-        trade_ids = []
+        trade_ids: list[int] = []
         started = time.perf_counter()
-        for rfq_id, client_id, quote_id in quoted:
-            trade, _ = services.quote_accept(client=by_id[client_id], rfq_id=rfq_id, quote_id=quote_id)
-            trade_ids.append(trade.id)
+        for first in range(0, count, 100):
+            ids = []
+            for i in range(first, min(first + 100, count)):
+                c = clients[i % len(clients)]
+                rfq, _ = services.rfq_create(client=c, data=services.RfqInput(
+                    f"{run_id}-{i}", isins[i % len(isins)], "buy" if i % 2 else "sell", Decimal("100000")))
+                ids.append(rfq.id)
+            deadline = time.time() + 60
+            while Rfq.objects.filter(id__in=ids, status__in=["received", "pricing"]).exists() and time.time() < deadline:
+                if not settings.SERVICES_MODE:
+                    from dealer.desk.pricing_service import price_waiting_rfqs
+
+                    price_waiting_rfqs()
+                time.sleep(0.05)
+            for rfq_id, client_id, quote_id in Rfq.objects.filter(id__in=ids, status="quoted").values_list(
+                    "id", "client_id", "quote_id"):
+                trade, _ = services.quote_accept(client=by_id[client_id], rfq_id=rfq_id, quote_id=quote_id)
+                trade_ids.append(trade.id)
         burst = time.perf_counter() - started
         deadline = time.time() + 120
         while HedgeDecision.objects.filter(trade_id__in=trade_ids).count() < len(trade_ids) and time.time() < deadline:
@@ -318,5 +319,5 @@ def bench_hedge(*, count: int = 1000, port: int = 8765, **_: Any) -> Iterator[Fi
     yield ("hedge_decision_p99", f"{p99:.1f}", "ms")
     yield ("hedge_trades", len(trade_ids), "")
     yield ("hedge_decided", len(lat), "")
-    yield ("hedge_burst_seconds", f"{burst:.2f}", "s")
+    yield ("hedge_burst_seconds", f"{burst:.2f}", "s (booking 1,000 trades, 100 at a time)")
     yield ("hedge_mode", "services" if settings.SERVICES_MODE else "embedded", "")

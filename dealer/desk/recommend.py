@@ -22,6 +22,7 @@ from pricing.winprob import WinProbParams, fit_winprob, recommend
 #: the seeded demo history (72,536 RFQs, `winprob_fit`), used until the desk has outcomes of its own.
 PRIOR_COEF = (1.39, -1.16, -0.0125, -0.53, -1.14)
 FIT_WINDOW = 100_000
+REFIT_WAIT_SECONDS = 600.0
 #: Costs the desk bears when it trades: the recommendation maximizes P&L net of these.
 COST_COMPONENTS = ("skew", "impact", "hedge", "funding")
 
@@ -69,8 +70,15 @@ def winprob_params() -> WinProbParams:
         if cached is not None and latest is not None and cached[0] == latest[0]:
             return cached[1]
     if latest is None:
+        import time
+
+        with _lock:
+            if time.monotonic() < _cache.get("no_fit_until", 0.0):
+                return _prior()
         model = winprob_fit()
         if model is None:
+            with _lock:  # too few outcomes: try again in ten minutes, not on every batch
+                _cache["no_fit_until"] = time.monotonic() + REFIT_WAIT_SECONDS
             return _prior()
         latest = (model.id, model.coef, model.cov)
     params = WinProbParams(np.array(latest[1], dtype=float), np.array(latest[2], dtype=float), True, 0, float("nan"))

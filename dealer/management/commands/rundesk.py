@@ -39,8 +39,9 @@ class Command(BaseCommand):
         if opts["init"]:
             call_command("migrate", interactive=False, verbosity=0)
             call_command("seed_demo")
-            if not settings.DEBUG:
-                call_command("collectstatic", interactive=False, verbosity=0)
+        if not settings.DEBUG:
+            # Production static files are served from the hashed manifest: bring it up to date.
+            call_command("collectstatic", interactive=False, verbosity=0)
         if opts["services"]:
             self._run_services(opts)
         else:
