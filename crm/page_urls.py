@@ -10,5 +10,6 @@ urlpatterns = [
     path("scores/recompute/", views.scores_recompute, name="crm-scores-recompute"),
     path("scores/run/", views.score_run, name="crm-score-run"),
     path("agreements/import/", views.import_agreements, name="crm-import"),
+    path("import/clients/", views.import_clients, name="crm-import-clients"),
     path("settings/", views.settings_page, name="crm-settings"),
 ]

@@ -7,6 +7,7 @@ validates its bounds itself, whatever the form did; models are audited by simple
 from __future__ import annotations
 
 import csv
+import re
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone as dt_timezone
@@ -760,8 +761,86 @@ def agreements_import_csv(*, user: Any, text: str) -> list[Agreement]:
     return created
 
 
+CLIENT_CSV_COLUMNS = ("code", "name", "tier", "credit_line")
+_CODE_RE = re.compile(r"^[A-Z0-9]{3,16}$")
+#: The largest credit line an RM may give a new client of each tier; above it, management imports.
+RM_ONBOARDING_CREDIT = {1: Decimal("2000000000"), 2: Decimal("500000000"), 3: Decimal("100000000")}
+
+
+def clients_import_csv(*, user: Any, text: str) -> list[Client]:
+    """Onboard a book of clients from CSV (header: code,name,tier,credit_line[,rm]).
+
+    Validated whole before anything is written: a code not taken (nor twice in the file), a
+    name, a tier 1-3, a credit line >= 0 (an RM up to RM_ONBOARDING_CREDIT of the tier), and the
+    relationship manager (an RM imports for themselves; management names any RM). Any error ->
+    `CsvImportError` with every bad row by line and column, and nothing is written.
+    """
+    from django.contrib.auth.models import User
+
+    from dealer.roles import RM as RM_ROLE
+
+    if not has_role(user, RM, MANAGEMENT):
+        raise Forbidden("Only relationship managers and management may import clients.")
+    is_mgmt = has_role(user, MANAGEMENT)
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in CLIENT_CSV_COLUMNS if c not in header]
+    if missing:
+        raise CsvImportError([(1, c, "missing column") for c in missing])
+    unknown = [c for c in header if c not in CLIENT_CSV_COLUMNS + ("rm",)]
+    if unknown:
+        raise CsvImportError([(1, c, "unknown column") for c in unknown])
+    taken = set(Client.objects.values_list("code", flat=True))
+    tiers = {t.number: t for t in Tier.objects.all()}
+    rms = {u.username: u for u in User.objects.filter(groups__name=RM_ROLE)}
+    errors: list[tuple[int, str, str]] = []
+    rows: list[Client] = []
+    seen: set[str] = set()
+    for row in reader:
+        line = reader.line_num
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        code = row.get("code", "")
+        if not _CODE_RE.match(code):
+            errors.append((line, "code", "must be 3-16 capital letters or digits"))
+        elif code in taken or code in seen:
+            errors.append((line, "code", f"{code} already exists"))
+        seen.add(code)
+        if not row.get("name"):
+            errors.append((line, "name", "a name is required"))
+        tier = tiers.get(int(row["tier"])) if row.get("tier", "").isdigit() else None
+        if tier is None:
+            errors.append((line, "tier", "must be 1, 2 or 3"))
+        try:
+            credit = Decimal(row.get("credit_line", ""))
+            if not credit.is_finite() or credit < 0:
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            errors.append((line, "credit_line", "must be a face amount >= 0"))
+            credit = None
+        if credit is not None and tier is not None and not is_mgmt and credit > RM_ONBOARDING_CREDIT[tier.number]:
+            errors.append((line, "credit_line", f"above {RM_ONBOARDING_CREDIT[tier.number]:,.0f} for Tier "
+                                                f"{tier.number} needs management"))
+        rm_name = row.get("rm") or ("" if is_mgmt else user.username)
+        rm = rms.get(rm_name) if rm_name else None
+        if rm_name and rm is None:
+            errors.append((line, "rm", f"{rm_name!r} is not a relationship manager"))
+        elif not is_mgmt and rm is not None and rm.id != user.id:
+            errors.append((line, "rm", "an RM imports clients for themselves"))
+        if tier is not None and credit is not None:
+            rows.append(Client(code=code, name=row.get("name", ""), tier=tier, rm=rm, credit_line=credit,
+                               suggested_tier=tier.number))
+    if not rows and not errors:
+        errors.append((2, "row", "the file has no rows"))
+    if errors:
+        raise CsvImportError(errors)
+    with transaction.atomic():
+        for c in rows:
+            _history_user(c, user).save()
+    return rows
+
+
 __all__ = [
-    "agreement_create", "agreement_update", "agreement_end", "interest_create", "interest_delete",
+    "clients_import_csv", "agreement_create", "agreement_update", "agreement_end", "interest_create", "interest_delete",
     "client_tier_change", "credit_line_change", "credit_request_decide", "scores_recompute", "score_run_start",
     "score_run_execute", "settings_parse", "settings_preview", "settings_update", "agreements_import_csv",
     "CsvImportError",

@@ -195,31 +195,43 @@ def score_run(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"run": _run_payload(ScoreRun.objects.first())})
 
 
+def _csv_upload(request: HttpRequest) -> tuple[str, list[tuple[int, str, str]]]:
+    upload = request.FILES.get("file")
+    if upload is None:
+        return "", [(0, "file", "choose a CSV file")]
+    try:
+        return upload.read().decode("utf-8"), []
+    except UnicodeDecodeError:
+        return "", [(0, "file", "the file is not UTF-8 text")]
+
+
+def _import(request: HttpRequest, importer: Any, noun: str) -> HttpResponse:
+    if not has_role(request.user, RM, MANAGEMENT):
+        raise PermissionDenied(f"Only relationship managers and management may import {noun}.")
+    text, errors = _csv_upload(request)
+    if not errors:
+        try:
+            created = importer(user=request.user, text=text)
+        except services.CsvImportError as exc:
+            errors = exc.errors
+        except Forbidden as exc:
+            raise PermissionDenied(exc.message) from None
+        else:
+            messages.success(request, f"Imported {len(created)} {noun}.")
+            return redirect("crm-home")
+    return render(request, "crm/import_result.html", {"errors": errors}, status=400)
+
+
 @login_required
 @require_POST
 def import_agreements(request: HttpRequest) -> HttpResponse:
-    if not has_role(request.user, RM, MANAGEMENT):
-        raise PermissionDenied("Only relationship managers and management may import agreements.")
-    upload = request.FILES.get("file")
-    errors: list[tuple[int, str, str]] = []
-    if upload is None:
-        errors = [(0, "file", "choose a CSV file")]
-    else:
-        try:
-            text = upload.read().decode("utf-8")
-        except UnicodeDecodeError:
-            text, errors = "", [(0, "file", "the file is not UTF-8 text")]
-        if not errors:
-            try:
-                created = services.agreements_import_csv(user=request.user, text=text)
-            except services.CsvImportError as exc:
-                errors = exc.errors
-            except Forbidden as exc:
-                raise PermissionDenied(exc.message) from None
-            else:
-                messages.success(request, f"Imported {len(created)} agreement(s).")
-                return redirect("crm-home")
-    return render(request, "crm/import_result.html", {"errors": errors}, status=400)
+    return _import(request, services.agreements_import_csv, "agreement(s)")
+
+
+@login_required
+@require_POST
+def import_clients(request: HttpRequest) -> HttpResponse:
+    return _import(request, services.clients_import_csv, "client(s)")
 
 
 def _settings_values() -> dict[str, Any]:

@@ -141,3 +141,47 @@ def test_a_csv_without_the_columns_is_refused(book) -> None:
     with pytest.raises(services.CsvImportError) as exc:
         services.agreements_import_csv(user=book.user("rm1"), text="client,bp\nCLT0001,1\n")
     assert {col for _, col, _ in exc.value.errors} >= {"scope", "start", "end"}
+
+
+def test_client_csv_import_is_all_or_nothing_and_names_each_bad_cell(book) -> None:
+    from crm.models import Client
+    from crm.services import CsvImportError, clients_import_csv
+
+    rm1, mgmt = book.user("rm1"), book.user("mgmt1")
+    before = Client.objects.count()
+    bad = ("code,name,tier,credit_line\n"
+           "NEW001,Good Fund,3,1000000\n"
+           "CLT0001,Taken,2,1000\n"
+           "NEW002,,4,-5\n"
+           "NEW003,Too Much,3,900000000\n")
+    with pytest.raises(CsvImportError) as err:
+        clients_import_csv(user=rm1, text=bad)
+    cells = {(ln, col) for ln, col, _ in err.value.errors}
+    assert {(3, "code"), (4, "name"), (4, "tier"), (4, "credit_line"), (5, "credit_line")} <= cells
+    assert (2, "code") not in cells
+    assert Client.objects.count() == before
+    with pytest.raises(CsvImportError) as err:
+        clients_import_csv(user=rm1, text="code,name,tier,credit_line,rm\nNEW004,X,3,100,rm2\n")
+    assert err.value.errors[0][1] == "rm"
+    made = clients_import_csv(user=rm1, text="code,name,tier,credit_line\nNEW001,Good Fund,3,1000000\n")
+    assert [(c.code, c.rm.username, c.tier.number) for c in made] == [("NEW001", "rm1", 3)]
+    big = clients_import_csv(user=mgmt, text="code,name,tier,credit_line,rm\nNEW005,Big,1,3000000000,rm2\n")
+    assert big[0].rm.username == "rm2" and Client.objects.get(code="NEW005").history.count() == 1
+
+
+def test_client_csv_import_page_refuses_traders_and_lists_errors(book) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client as HttpClient
+
+    trader = HttpClient()
+    trader.login(username="trader1", password="demo")
+    upload = SimpleUploadedFile("c.csv", b"code,name,tier,credit_line\nNEW009,A,3,1\n", content_type="text/csv")
+    assert trader.post("/crm/import/clients/", {"file": upload}).status_code == 403
+    rm = HttpClient()
+    rm.login(username="rm1", password="demo")
+    bad = SimpleUploadedFile("c.csv", b"code,name,tier,credit_line\nbad code,A,9,1\n", content_type="text/csv")
+    r = rm.post("/crm/import/clients/", {"file": bad})
+    page = r.content.decode()
+    assert r.status_code == 400 and "Nothing was imported" in page
+    assert "<td>2</td><td>code</td>" in page and "<td>2</td><td>tier</td>" in page
+    assert not Client.objects.filter(code="NEW009").exists()
