@@ -55,8 +55,8 @@ class Command(BaseCommand):
 
         if settings.SERVICES_MODE:
             raise CommandError("REDIS_URL is set: run with --services (or unset it for the embedded desk).")
-        embedded.start_worker(app, queues=("pricing",))
-        embedded.start_worker(app, queues=("celery",))
+        # One worker thread for both queues: two in-memory consumers in one process starve each other.
+        embedded.start_worker(app, queues=("pricing", "celery"))
         embedded.start_beat(app)
         self.stdout.write(f"Dealer desk on http://{opts['host']}:{opts['port']}/ (embedded mode)")
         config = uvicorn.Config(
