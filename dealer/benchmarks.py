@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.db import transaction
 
 Figure = tuple[str, Any, str]
+WARMUP = 20
 
 
 def _prepare(*, history: bool = False) -> None:
@@ -203,7 +204,31 @@ def bench_review(*, count: int = 500, rate: float = 20.0, port: int = 8765, **_:
     yield ("review_push_p99", f"{p99:.1f}", "ms")
     yield ("review_missing", missing, "")
     yield ("review_count", count, "")
+    yield ("cockpit_first_view_p95", f"{_cockpit_p95(run_id):.1f}", "ms (server time, in-process)")
     yield ("review_mode", "services" if settings.SERVICES_MODE else "embedded", "")
+
+
+def _cockpit_p95(run_id: str, requests: int = 20) -> float:
+    """Server time of the review cockpit's first view for the bench's Tier 1 RFQs, as senior1."""
+    from django.contrib.auth.models import User
+    from django.test import Client as WebClient
+    from django.test.utils import override_settings
+
+    from dealer.desk.models import Rfq
+
+    ids = list(Rfq.objects.filter(client_rfq_id__startswith=f"{run_id}-").exclude(
+        client_rfq_id__contains="-w").order_by("-id").values_list("id", flat=True)[:requests])
+    web = WebClient()
+    web.force_login(User.objects.get(username="senior1"))
+    times = []
+    with override_settings(ALLOWED_HOSTS=["*"], SECURE_SSL_REDIRECT=False):
+        for rfq_id in ids:
+            t0 = time.perf_counter()
+            r = web.get(f"/desk/review/{rfq_id}/", secure=True)
+            times.append((time.perf_counter() - t0) * 1000)
+            if r.status_code != 200:
+                raise RuntimeError(f"the cockpit answered {r.status_code}")
+    return float(np.percentile(times, 95)) if times else float("nan")
 
 
 async def _review_load(port: int, tokens: dict[str, str], isins: list[str], count: int, rate: float,
@@ -236,6 +261,14 @@ async def _review_load(port: int, tokens: dict[str, str], isins: list[str], coun
 
         listener = asyncio.create_task(listen())
         codes = list(tokens)
+        # Warm-up, not measured: the first RFQs of a fresh desk build the pricing universe and
+        # load the win-probability model in each worker.
+        for i in range(WARMUP):
+            await http.post("/api/rfqs/", json={"client_rfq_id": f"{run_id}-w{i}", "isin": isins[i % len(isins)],
+                                                "side": "buy", "quantity": "5000000"},
+                            headers={"Authorization": f"Token {tokens[codes[i % len(codes)]]}"})
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
         start = time.perf_counter()
         for i in range(count):
             delay = start + i / rate - time.perf_counter()
@@ -251,8 +284,8 @@ async def _review_load(port: int, tokens: dict[str, str], isins: list[str], coun
             await asyncio.sleep(0.1)
         listener.cancel()
         await ws.close()
-    lat = [(got[k] - sent[k]) * 1000 for k in got if k in sent]
-    return lat, len(sent) - len(got)
+    lat = [(got[k] - sent[k]) * 1000 for k in sent if k in got]
+    return lat, sum(1 for k in sent if k not in got)
 
 
 def bench_hedge(*, count: int = 1000, port: int = 8765, **_: Any) -> Iterator[Figure]:
