@@ -13,7 +13,7 @@ from celery import Celery
 from celery.beat import EmbeddedService
 
 
-def start_worker(app: Celery, *, concurrency: int = 1, queues: tuple[str, ...] = ("celery", "pricing"),
+def start_worker(app: Celery, *, concurrency: int = 1, queues: tuple[str, ...] = ("celery", "pricing", "hedging"),
                  ) -> tuple[Any, threading.Thread]:
     worker = app.WorkController(
         queues=list(queues),

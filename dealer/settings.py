@@ -181,8 +181,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
-# Pricing has a worker of its own, so that a market tick or a sweep never sits in front of an RFQ.
-CELERY_TASK_ROUTES = {"dealer.desk.tasks.price_rfqs": {"queue": "pricing"}}
+# Pricing and hedge decisions have workers of their own, so that a market tick, a sweep or a
+# rollup never sits in front of an RFQ or a fresh trade.
+CELERY_TASK_ROUTES = {
+    "dealer.desk.tasks.price_rfqs": {"queue": "pricing"},
+    "dealer.hedging.tasks.decide_hedge": {"queue": "hedging"},
+}
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = (

@@ -15,7 +15,24 @@ from dealer.hedging.models import HedgeDecision, HedgeOrder
 from dealer.market.models import DailyClose, Instrument, Venue
 
 _lock = threading.Lock()
-_proxy_cache: dict[tuple[int, int], Any] = {}
+_proxy_cache: dict[tuple[int, int, int], Any] = {}
+
+
+def proxy_plan_cached(target: Instrument, days: int) -> tuple[list[Instrument], np.ndarray]:
+    """Proxies of a bond and the closes' returns behind their ratios, kept per process for the
+    day (closes are daily: they do not change intraday)."""
+    key = (target.id, days, date.today().toordinal())
+    with _lock:
+        hit = _proxy_cache.get(key)
+    if hit is not None:
+        return hit
+    proxies = proxy_instruments(target)
+    returns = close_returns([target.id] + [p.id for p in proxies], days) if proxies else np.zeros((0, 1))
+    with _lock:
+        if len(_proxy_cache) > 5000:
+            _proxy_cache.clear()
+        _proxy_cache[key] = (proxies, returns)
+    return proxies, returns
 
 
 def proxy_instruments(target: Instrument) -> list[Instrument]:

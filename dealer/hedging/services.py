@@ -77,8 +77,7 @@ def hedge_decide(*, trade_id: int) -> HedgeDecision:
     liquid = inst.liquidity_bucket <= 2 and not stressed
     small_fraction = conf.small_fraction / (5.0 if stressed else 1.0)
     interest, interested = selectors.offsetting_interest(inst, change, trade.client_id)
-    proxies = selectors.proxy_instruments(inst)
-    has_proxy = bool(proxies) and (inst.liquidity_bucket >= 3 or stressed)
+    has_proxy = inst.asset_class.code in ("govt", "ig_corp", "hy_corp") and (inst.liquidity_bucket >= 3 or stressed)
     policy = decide_hedges([change], [float(inst.adv) or 1.0], [liquid], [trade.tier], axe=[selectors.axe_face(inst.id)],
                            internal_interest=[interest], has_proxy=[has_proxy], small_fraction=small_fraction)
     action = ACTIONS[int(policy.action[0])]
@@ -123,10 +122,9 @@ def hedge_decide(*, trade_id: int) -> HedgeDecision:
 
 
 def _proxy_plan(inst: Instrument, change: float, conf: HedgeSettings) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    proxies = selectors.proxy_instruments(inst)
+    proxies, returns = selectors.proxy_plan_cached(inst, conf.history_days)
     if not proxies:
         raise DeskError("no proxy instrument for this bond")
-    returns = selectors.close_returns([inst.id] + [p.id for p in proxies], conf.history_days)
     if returns.shape[0] < 20:
         raise DeskError("not enough price history to estimate hedge ratios")
     try:

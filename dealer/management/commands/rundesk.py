@@ -56,7 +56,7 @@ class Command(BaseCommand):
         if settings.SERVICES_MODE:
             raise CommandError("REDIS_URL is set: run with --services (or unset it for the embedded desk).")
         # One worker thread for both queues: two in-memory consumers in one process starve each other.
-        embedded.start_worker(app, queues=("pricing", "celery"))
+        embedded.start_worker(app, queues=("pricing", "hedging", "celery"))
         embedded.start_beat(app)
         self.stdout.write(f"Dealer desk on http://{opts['host']}:{opts['port']}/ (embedded mode)")
         config = uvicorn.Config(
@@ -102,6 +102,8 @@ class Command(BaseCommand):
              "--workers", str(opts["web_workers"]), "--log-level", "warning", "--lifespan", "off"],
             [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "pricing", "-P", "solo",
              "-n", "pricing@%h"],
+            [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "hedging", "-P", "solo",
+             "-n", "hedging@%h"],
             [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "celery", "-c", "2", "-n", "worker@%h"],
             [py, "-m", "celery", "-A", "dealer", "beat", "-l", "WARNING"],
             [py, "manage.py", "runfix", "--port", str(self._fix_port(opts))],
