@@ -96,6 +96,18 @@ class WorkerHandle:
         self.stop()
         self.start()
 
+    def drain(self, timeout: float = 15.0) -> None:
+        """Drop the tasks still queued and wait for the running one, so that the test database
+        is flushed only once no task of this test is left working on it."""
+        from celery.worker import state
+
+        from dealer.celery import app
+
+        app.control.purge()
+        deadline = time.time() + timeout
+        while state.active_requests and time.time() < deadline:
+            time.sleep(0.05)
+
 
 @pytest.fixture(scope="session")
 def celery_worker_thread(django_db_setup: Any, django_db_blocker: Any) -> Iterator[WorkerHandle]:
@@ -108,10 +120,11 @@ def celery_worker_thread(django_db_setup: Any, django_db_blocker: Any) -> Iterat
 
 
 @pytest.fixture
-def worker(celery_worker_thread: WorkerHandle, transactional_db: Any) -> WorkerHandle:
+def worker(celery_worker_thread: WorkerHandle, transactional_db: Any) -> Iterator[WorkerHandle]:
     if celery_worker_thread.worker is None:
         celery_worker_thread.start()
-    return celery_worker_thread
+    yield celery_worker_thread
+    celery_worker_thread.drain()
 
 
 def _free_port() -> int:

@@ -26,7 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("name", choices=sorted(BENCHES))
         parser.add_argument("--rate", type=float, default=200.0, help="rfq: RFQs per second")
         parser.add_argument("--duration", type=float, default=60.0, help="rfq: seconds of load")
-        parser.add_argument("--count", type=int, default=500, help="review: Tier 1 RFQs")
+        parser.add_argument("--count", type=int, default=None, help="review: Tier 1 RFQs (500); hedge: trades (1000)")
         parser.add_argument("--trades", type=int, default=None, help="seed, scores: trades to write")
         parser.add_argument("--clients", type=int, default=None, help="scores: clients to seed")
         parser.add_argument("--port", type=int, default=8765, help="port of the desk the bench starts")
