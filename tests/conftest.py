@@ -103,7 +103,10 @@ class WorkerHandle:
 
         from dealer.celery import app
 
+        from dealer.desk.services import pricing_flag
+
         app.control.purge()
+        pricing_flag.clear()  # the purge dropped any queued pricing run the flag stands for
         deadline = time.time() + timeout
         while state.active_requests and time.time() < deadline:
             time.sleep(0.05)
