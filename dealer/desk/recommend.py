@@ -34,6 +34,19 @@ def _prior() -> WinProbParams:
     return WinProbParams(np.array(PRIOR_COEF, dtype=float), np.eye(5), False, 0, float("nan"))
 
 
+def quote_features(rows: list[tuple[Any, ...]], base: dict[tuple[int, str], float]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's inputs from rows starting (price, mid, quantity, side, tier, asset class):
+    the quoted distance to mid in base spreads of the tier, the log size and the tier."""
+    price = np.array([float(r[0]) for r in rows])
+    mid = np.array([float(r[1]) for r in rows])
+    qty = np.array([float(r[2]) for r in rows])
+    side = np.array([1.0 if r[3] == "buy" else -1.0 for r in rows])
+    tier = np.array([r[4] for r in rows], dtype=np.intp)
+    b = np.array([base.get((r[4], r[5]), 5.0) for r in rows])
+    return side * (price - mid) / (b * mid * 1e-4), np.log(qty), tier
+
+
 def winprob_fit() -> WinProbModel | None:
     """Fit the model to the latest RFQ outcomes and store it; None when there are too few."""
     base = {(t, a): b for t, a, b in TierLimit.objects.values_list("tier__number", "asset_class__code", "base_spread_bp")}
@@ -45,17 +58,11 @@ def winprob_fit() -> WinProbModel | None:
     )
     if len(rows) < 200:
         return None
-    price = np.array([float(r[0]) for r in rows])
-    mid = np.array([float(r[1]) for r in rows])
-    qty = np.array([float(r[2]) for r in rows])
-    side = np.array([1.0 if r[3] == "buy" else -1.0 for r in rows])
-    tier = np.array([r[4] for r in rows], dtype=np.intp)
-    b = np.array([base.get((r[4], r[5]), 5.0) for r in rows])
+    distance, log_size, tier = quote_features(rows, base)
     hit = np.array([r[6] == "accepted" for r in rows], dtype=float)
     if hit.min() == hit.max():
         return None
-    distance = side * (price - mid) / (b * mid * 1e-4)
-    params = fit_winprob(distance, np.log(qty), tier, hit)
+    params = fit_winprob(distance, log_size, tier, hit)
     model = WinProbModel.objects.create(coef=params.coef.tolist(), cov=params.cov.tolist(), n_obs=len(rows),
                                         hit_ratio=float(hit.mean()), fitted_at=timezone.now())
     with _lock:

@@ -392,7 +392,7 @@ def calibration(*, qs: QuerySet[Rfq], sample: int, bins: int = 10) -> list[dict[
     import numpy as np
 
     from crm.models import TierLimit
-    from dealer.desk.recommend import winprob_params
+    from dealer.desk.recommend import quote_features, winprob_params
     from pricing.winprob import win_probability
 
     rows = list(qs.order_by("-received_at").values_list(
@@ -401,16 +401,10 @@ def calibration(*, qs: QuerySet[Rfq], sample: int, bins: int = 10) -> list[dict[
     if not rows:
         return []
     base = {(t, a): b for t, a, b in TierLimit.objects.values_list("tier__number", "asset_class__code", "base_spread_bp")}
-    price = np.array([float(r[0]) for r in rows])
-    mid = np.array([float(r[1]) for r in rows])
-    qty = np.array([float(r[2]) for r in rows])
-    side = np.array([1.0 if r[3] == "buy" else -1.0 for r in rows])
-    tier = np.array([r[4] for r in rows], dtype=np.intp)
-    b = np.array([base.get((r[4], r[5]), 5.0) for r in rows])
+    distance, log_size, tier = quote_features(rows, base)
     hit = np.array([r[6] == "booked" for r in rows], dtype=float)
     stored = np.array([np.nan if r[7] is None else float(r[7]) for r in rows])
-    distance = side * (price - mid) / (b * mid * 1e-4)
-    model = np.asarray(win_probability(winprob_params(), distance, np.log(qty), tier), dtype=float)
+    model = np.asarray(win_probability(winprob_params(), distance, log_size, tier), dtype=float)
     p = np.where(np.isnan(stored), model, stored)
     edges = np.linspace(0.0, 1.0, bins + 1)
     idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
