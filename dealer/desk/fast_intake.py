@@ -21,7 +21,10 @@ from django.db import IntegrityError, close_old_connections, connection
 from django.utils import timezone
 
 from dealer.desk.events import client_group
-from dealer.desk.services import RfqInput, _enqueue_pricing, parse_rfq_input
+from dealer.desk.models import Rfq
+from dealer.desk.services import (
+    RfqInput, _enqueue_pricing, parse_rfq_input, received_desk_row, rfq_payload_new,
+)
 from dealer.errors import DeskError
 from dealer.events import publish
 
@@ -85,11 +88,10 @@ def _intake(key: str, data: dict[str, Any]) -> dict[str, Any] | None:
     if row is None:
         return None  # unknown or closed instrument: the view names the field
     rfq_id, asset_class = row
-    payload = {"id": rfq_id, "client_rfq_id": rfq.client_rfq_id, "isin": rfq.isin, "side": rfq.side,
-               "quantity": f"{rfq.quantity:.2f}", "status": "received", "reason": "", "quote": None,
-               "trade_id": None, "received_at": now.isoformat()}
-    desk_row = {**payload, "client": code, "client_name": name, "tier": tier, "asset_class": asset_class,
-                "review_deadline": None, "claimed_by": None, "channel": "rest", "recommendation": None}
+    stored = Rfq(id=rfq_id, client_rfq_id=rfq.client_rfq_id, side=rfq.side, quantity=rfq.quantity,
+                 status=Rfq.Status.RECEIVED, received_at=now)
+    payload = rfq_payload_new(stored, rfq.isin)
+    desk_row = received_desk_row(payload, code=code, name=name, tier=tier, asset_class=asset_class, channel="rest")
     publish(client_group(client_id), {"type": "rfq.received", "rfq": payload})
     publish("desk", {"type": "rfq", "rfq": desk_row})
     _enqueue_pricing()

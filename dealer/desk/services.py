@@ -189,10 +189,8 @@ def rfq_create(*, client: Client, data: RfqInput, channel: str = "rest") -> tupl
         with transaction.atomic():
             rfq.save(force_insert=True)
             payload = rfq_payload_new(rfq, data.isin)
-            events.rfq_changed(client.id, rfq.status, payload, {
-                **payload, "client": client.code, "client_name": client.name, "tier": rfq.tier,
-                "asset_class": asset_class, "review_deadline": None, "claimed_by": None, "channel": channel,
-                "recommendation": None})
+            events.rfq_changed(client.id, rfq.status, payload, received_desk_row(
+                payload, code=client.code, name=client.name, tier=rfq.tier, asset_class=asset_class, channel=channel))
             transaction.on_commit(_enqueue_pricing)
     except IntegrityError:
         return _existing(client, data)
@@ -206,6 +204,13 @@ def rfq_payload_new(rfq: Rfq, isin: str) -> dict[str, Any]:
         "quantity": f"{rfq.quantity:.2f}", "status": rfq.status, "reason": "", "quote": None, "trade_id": None,
         "received_at": rfq.received_at.isoformat(),
     }
+
+
+def received_desk_row(payload: dict[str, Any], *, code: str, name: str, tier: int, asset_class: str,
+                      channel: str) -> dict[str, Any]:
+    """The desk's row of a just-stored RFQ (its client's view plus who, tier and class)."""
+    return {**payload, "client": code, "client_name": name, "tier": tier, "asset_class": asset_class,
+            "review_deadline": None, "claimed_by": None, "channel": channel, "recommendation": None}
 
 
 def _publish(rfq: Rfq) -> None:
