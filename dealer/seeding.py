@@ -308,5 +308,8 @@ def seed_demo(*, seed: int = 7, n_clients: int = 300, n_trades: int = 20_000) ->
         from dealer.market.services import simulator_ensure
 
         simulator_ensure(seed=seed)
+        from dealer.desk.context_versions import invalidate_all
+
+        invalidate_all()  # bulk inserts send no signals: the pricer must read the new book
     return SeedReport(clients=Client.objects.count(), trades=Trade.objects.count(), rfqs=Rfq.objects.count(),
                       seconds=time.perf_counter() - started, history_written=history_written)

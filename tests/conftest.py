@@ -107,6 +107,9 @@ class WorkerHandle:
 
         app.control.purge()
         pricing_flag.clear()  # the purge dropped any queued pricing run the flag stands for
+        from dealer.desk.context_versions import invalidate_all
+
+        invalidate_all()  # the flush that follows sends no signals: the pricer must read anew
         deadline = time.time() + timeout
         while state.active_requests and time.time() < deadline:
             time.sleep(0.05)

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date
 from typing import Iterable
 
 import numpy as np
 from django.conf import settings
+from django.utils import timezone
 
-from crm.models import Client, Tier, TierLimit
-from crm.selectors import agreement_applies, current_agreements
+from crm.models import Agreement, Tier, TierLimit
+from crm.selectors import agreement_applies
+from dealer.desk.context_versions import versions
 from dealer.desk.models import Axe, Position, Rfq, Switch
 from dealer.market.models import AssetClass, Instrument, SimulatorState
 from dealer.market.selectors import Snapshot, latest_snapshot  # noqa: F401  (the pricing service reads it here)
@@ -37,20 +40,15 @@ class StaticArrays:
     hedge_cost_bp: np.ndarray
     holding_days: np.ndarray
     index_of_id: dict[int, int]
-
-
-_static: StaticArrays | None = None
-_static_lock = threading.Lock()
+    instruments: dict[int, Instrument]
 
 
 def static_arrays() -> StaticArrays:
-    global _static
-    count = Instrument.objects.count()
-    last = Instrument.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    version = (count, last)
-    with _static_lock:
-        if _static is not None and _static.version == version:
-            return _static
+    """The instruments' reference arrays, from the cached pricing context's reference part."""
+    return _reference().static
+
+
+def _load_static() -> StaticArrays:
     codes = list(AssetClass.objects.order_by("id").values_list("code", flat=True))
     ac_index = {c: i for i, c in enumerate(codes)}
     rows = list(Instrument.objects.select_related("asset_class").order_by("sim_index"))
@@ -67,15 +65,12 @@ def static_arrays() -> StaticArrays:
         ac[i] = ac_index[r.asset_class.code]
         adv[i] = max(float(r.adv), 1.0)
         bucket[i] = r.liquidity_bucket
-    static = StaticArrays(
-        version=version, ids=ids, isin=isin, issuer=issuer, sector=sector, asset_class=ac,
-        asset_class_codes=codes, adv=adv, liquidity_factor=1.0 + 0.2 * (bucket - 1.0),
+    return StaticArrays(
+        version=(len(rows), int(ids.max()) if m else 0), ids=ids, isin=isin, issuer=issuer, sector=sector,
+        asset_class=ac, asset_class_codes=codes, adv=adv, liquidity_factor=1.0 + 0.2 * (bucket - 1.0),
         hedge_cost_bp=0.25 * bucket, holding_days=0.5 * bucket,
-        index_of_id={int(r.id): r.sim_index for r in rows},
+        index_of_id={int(r.id): r.sim_index for r in rows}, instruments={int(r.id): r for r in rows},
     )
-    with _static_lock:
-        _static = static
-    return static
 
 
 def tier_table(static: StaticArrays) -> tuple[TierTable, dict[int, Tier], set[tuple[int, str]]]:
@@ -119,7 +114,7 @@ def market_arrays(static: StaticArrays, snap: Snapshot, stressed_classes: set[st
     a = snap.arrays
     m = static.ids.size
     stress = np.zeros(m, dtype=bool)
-    if snap.stressed:
+    if snap.stressed or "desk" in stressed_classes:  # the desk's switch applies before the next tick
         stress[:] = True
     for code in stressed_classes:
         if code in static.asset_class_codes:
@@ -132,7 +127,8 @@ def market_arrays(static: StaticArrays, snap: Snapshot, stressed_classes: set[st
     )
 
 
-def book_arrays(static: StaticArrays, mid: np.ndarray, stressed: bool) -> BookArrays:
+def book_arrays(static: StaticArrays, mid: np.ndarray, cov: np.ndarray) -> BookArrays:
+    """Positions and active axes as arrays; Sigma x of the book's notionals under `cov`."""
     m = static.ids.size
     position = np.zeros(m)
     for iid, qty in Position.objects.values_list("instrument_id", "quantity"):
@@ -144,10 +140,6 @@ def book_arrays(static: StaticArrays, mid: np.ndarray, stressed: bool) -> BookAr
         i = static.index_of_id.get(iid)
         if i is not None:
             axe[i] += float(qty) if side == "buy" else -float(qty)
-    seed = SimulatorState.objects.values_list("seed", flat=True).first() or settings.MARKET_SEED
-    uni = universe(seed)
-    cov = uni.cov_stressed if stressed else uni.cov_normal
-    cov = cov[:m, :m]
     sigma_x = cov @ (position * mid / 100.0)
     return BookArrays(position=position, sigma_x=sigma_x, sigma_diag=np.diag(cov).copy(), gamma=GAMMA, axe=axe)
 
@@ -160,19 +152,18 @@ def switches() -> tuple[set[str], set[str]]:
     return kill, stress
 
 
-def agreements_for(rfqs: Iterable[Rfq], static: StaticArrays, on: date) -> dict[int, tuple[float, int | None]]:
+def agreements_for(rfqs: Iterable[Rfq], static: StaticArrays,
+                   by_client: dict[int, list[Agreement]]) -> dict[int, tuple[float, int | None]]:
     """Per RFQ id: the agreement adjustment (bp) and the agreement that shaped it.
 
     The most specific agreement wins: instrument, issuer, sector, side, then all.
     """
-    rfqs = list(rfqs)
-    by_client = current_agreements(client_ids=list({r.client_id for r in rfqs}), on=on)
     rank = {"instrument": 0, "issuer": 1, "sector": 2, "side": 3, "all": 4}
     out: dict[int, tuple[float, int | None]] = {}
     for r in rfqs:
         i = static.index_of_id[r.instrument_id]
         best = None
-        for a in by_client.get(r.client_id, []):
+        for a in by_client.get(r.client_id, ()):
             if agreement_applies(a, isin=static.isin[i], issuer=static.issuer[i], sector=static.sector[i], side=r.side):
                 if best is None or rank[a.scope] < rank[best.scope]:
                     best = a
@@ -180,6 +171,96 @@ def agreements_for(rfqs: Iterable[Rfq], static: StaticArrays, on: date) -> dict[
     return out
 
 
-def credit_headroom(client_ids: Iterable[int]) -> dict[int, float]:
-    return {cid: float(line - used) for cid, line, used in
-            Client.objects.filter(id__in=set(client_ids)).values_list("id", "credit_line", "credit_used")}
+# The context kept between batches -------------------------------------------------------------
+
+MAX_AGE_SECONDS = 30.0  # a full reload at least this often, whatever the versions say (a safety net)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What changes when people change it: instruments, tiers and limits, switches, agreements."""
+
+    static: StaticArrays
+    tiers_table: TierTable
+    tiers: dict[int, Tier]
+    unparameterized: set[tuple[int, str]]
+    kill_scopes: set[str]
+    stress_scopes: set[str]
+    agreements: dict[int, list[Agreement]]
+    on: date
+
+
+@dataclass(frozen=True)
+class PricingContext:
+    versions: tuple[int, ...]
+    loaded_at: float
+    reference: Reference
+    snap: Snapshot
+    market: MarketArrays
+    book: BookArrays
+
+
+_lock = threading.Lock()
+_context: PricingContext | None = None
+_ref: tuple[tuple[int, ...], float, Reference] | None = None
+
+
+def _load_reference(on: date) -> Reference:
+    static = _load_static()
+    table, tiers, missing = tier_table(static)
+    kill, stress = switches()
+    every = list(Agreement.objects.filter(start__lte=on, end__gte=on).order_by("id"))
+    agreements: dict[int, list[Agreement]] = {}
+    for a in every:
+        agreements.setdefault(a.client_id, []).append(a)
+    return Reference(static=static, tiers_table=table, tiers=tiers, unparameterized=missing, kill_scopes=kill,
+                     stress_scopes=stress, agreements=agreements, on=on)
+
+
+def _reference(v: tuple[int, ...] | None = None, now: float | None = None, on: date | None = None, *,
+               reload: bool = False) -> Reference:
+    global _ref
+    v = versions.read() if v is None else v
+    now = time.monotonic() if now is None else now
+    on = timezone.now().date() if on is None else on
+    with _lock:
+        held = _ref
+    if held is not None and held[0][0] == v[0] and now - held[1] < MAX_AGE_SECONDS and held[2].on == on \
+            and not reload:
+        return held[2]
+    ref = _load_reference(on)
+    with _lock:
+        _ref = (v, now, ref)
+    return ref
+
+
+def pricing_context(*, reload: bool = False) -> PricingContext | None:
+    """The pricing context, reloading only the parts whose version moved (None: no market data).
+
+    Versions are read before the rows, so a change committed while loading leaves a newer
+    version behind and the next batch reads again.
+    """
+    global _context
+    v = versions.read()
+    now = time.monotonic()
+    on = timezone.now().date()
+    with _lock:
+        held = _context
+    if held is not None and held.versions == v and now - held.loaded_at < MAX_AGE_SECONDS \
+            and held.reference.on == on and not reload:
+        return held
+    ref = _reference(v, now, on, reload=reload)
+    snap = latest_snapshot()
+    if snap is None:
+        return None
+    market = market_arrays(ref.static, snap, ref.stress_scopes)
+    seed = SimulatorState.objects.values_list("seed", flat=True).first() or settings.MARKET_SEED
+    uni = universe(seed)
+    m = ref.static.ids.size
+    stressed = snap.stressed or "desk" in ref.stress_scopes
+    cov = (uni.cov_stressed if stressed else uni.cov_normal)[:m, :m]
+    context = PricingContext(versions=v, loaded_at=now, reference=ref, snap=snap, market=market,
+                             book=book_arrays(ref.static, market.mid, cov))
+    with _lock:
+        _context = context
+    return context

@@ -6,20 +6,24 @@ pricing by a dead worker is put back by `services.requeue_stuck`.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from crm.models import Client
 from dealer.desk import pricing_context as ctx
 from dealer.desk.models import Quote, Rfq
 from dealer.desk.services import _move
 from pricing.quoting import COMPONENTS, REASONS, RfqArrays, quote_batch
 
 CLAIM_LIMIT = 1000
+QTY = Decimal("0.01")
 REASON_TEXT = {
     "over_max_size": "the size is over the tier's maximum size",
     "over_credit_line": "the trade would exceed the client's credit line",
@@ -30,16 +34,44 @@ REASON_TEXT = {
 }
 
 
-def claim_waiting(limit: int = CLAIM_LIMIT) -> list[int]:
-    with transaction.atomic():
-        qs = Rfq.objects.filter(status=Rfq.Status.RECEIVED).order_by("id")
-        if connection.features.has_select_for_update_skip_locked:
-            qs = qs.select_for_update(skip_locked=True)
-        ids = list(qs.values_list("id", flat=True)[:limit])
-        if ids:
-            Rfq.objects.filter(id__in=ids, status=Rfq.Status.RECEIVED).update(
-                status=Rfq.Status.PRICING, updated_at=timezone.now())
-    return ids
+_CLAIM_SQL = """
+    UPDATE {rfq} SET status = 'pricing', updated_at = %s
+    WHERE id IN (SELECT id FROM {rfq} WHERE status = 'received' ORDER BY id LIMIT %s{lock})
+    RETURNING id, client_id, client_rfq_id, instrument_id, side, quantity, tier, channel, received_at,
+        (SELECT c.credit_line - c.credit_used FROM {client} c WHERE c.id = {rfq}.client_id),
+        (SELECT c.code FROM {client} c WHERE c.id = {rfq}.client_id),
+        (SELECT c.name FROM {client} c WHERE c.id = {rfq}.client_id)
+"""
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+
+
+def claim_waiting(limit: int = CLAIM_LIMIT) -> list[tuple[Rfq, float]]:
+    """Move up to `limit` received RFQs to pricing in one statement; each with its client's
+    credit headroom at the claim (face).
+
+    The rows come back as RFQs carrying their client (code, name) and instrument, so pricing and
+    publishing them reads nothing more.
+    """
+    lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    sql = _CLAIM_SQL.format(rfq=Rfq._meta.db_table, client=Client._meta.db_table, lock=lock)
+    now = timezone.now()
+    with connection.cursor() as cursor:  # one statement: its own transaction
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), limit])
+        rows = cursor.fetchall()
+    out = []
+    for rid, client_id, client_rfq_id, instrument_id, side, qty, tier, channel, received_at, headroom, code, name \
+            in sorted(rows):
+        rfq = Rfq(id=rid, client_id=client_id, client_rfq_id=client_rfq_id, instrument_id=instrument_id, side=side,
+                  quantity=Decimal(str(qty)).quantize(QTY), tier=tier, channel=channel, status=Rfq.Status.PRICING,
+                  reason="", received_at=_aware(received_at), updated_at=now)
+        rfq.client = Client(id=client_id, code=code, name=name)
+        out.append((rfq, float(headroom or 0)))
+    return out
 
 
 def _dec(x: float, places: str = "0.000001") -> Decimal:
@@ -48,30 +80,31 @@ def _dec(x: float, places: str = "0.000001") -> Decimal:
 
 def price_waiting_rfqs() -> int:
     """Price every waiting RFQ; returns how many were priced."""
-    ids = claim_waiting()
-    if not ids:
+    claimed = claim_waiting()
+    if not claimed:
         return 0
-    rfqs = list(Rfq.objects.filter(id__in=ids, status=Rfq.Status.PRICING)
-                .select_related("instrument__asset_class", "client", "claimed_by"))
-    if not rfqs:
-        return 0
-    snap = ctx.latest_snapshot()
-    if snap is None:
+    context = ctx.pricing_context()
+    ids = [r.id for r, _ in claimed]
+    if context is None:
         with transaction.atomic():
             Rfq.objects.filter(id__in=ids, status=Rfq.Status.PRICING).update(
                 status=Rfq.Status.FAILED, reason="no market data to price from")
         return 0
-    static = ctx.static_arrays()
-    tiers_table, tiers, unparameterized = ctx.tier_table(static)
-    rfqs = _decline_unparameterized(rfqs, unparameterized, now=timezone.now())
+    if any(r.instrument_id not in context.reference.static.instruments for r, _ in claimed):
+        context = ctx.pricing_context(reload=True)  # an instrument newer than the context
+        if context is None:
+            return 0
+    ref, market, book = context.reference, context.market, context.book
+    static = ref.static
+    for r, _ in claimed:
+        r.instrument = static.instruments[r.instrument_id]
+    headroom = {r.id: h for r, h in claimed}
+    now = timezone.now()
+    rfqs = _decline_unparameterized([r for r, _ in claimed], ref.unparameterized, now=now)
     if not rfqs:
         return 0
-    kill_scopes, stress_scopes = ctx.switches()
-    market = ctx.market_arrays(static, snap, stress_scopes)
-    book = ctx.book_arrays(static, market.mid, bool(snap.stressed))
-    now = timezone.now()
-    agreements = ctx.agreements_for(rfqs, static, now.date())
-    headroom = ctx.credit_headroom(r.client_id for r in rfqs)
+    kill_scopes = ref.kill_scopes
+    agreements = ctx.agreements_for(rfqs, static, ref.agreements)
     inst = np.array([static.index_of_id[r.instrument_id] for r in rfqs], dtype=np.intp)
     mid = market.mid[inst]
     batch = RfqArrays(
@@ -80,20 +113,20 @@ def price_waiting_rfqs() -> int:
         quantity=np.array([float(r.quantity) for r in rfqs]),
         tier=np.array([r.tier for r in rfqs], dtype=np.intp),
         agreement_bp=np.array([agreements[r.id][0] for r in rfqs]),
-        credit_available=np.array([max(headroom.get(r.client_id, 0.0), 0.0) for r in rfqs]) * mid / 100.0,
+        credit_available=np.array([max(headroom[r.id], 0.0) for r in rfqs]) * mid / 100.0,
         kill=np.array([("desk" in kill_scopes) or (r.instrument.asset_class.code in kill_scopes) for r in rfqs]),
     )
-    result = quote_batch(batch, market, book, tiers_table)
+    result = quote_batch(batch, market, book, ref.tiers_table)
     review = result.decision == 1
-    recs = _recommendations(batch, result, market, book, tiers_table, review)
+    recs = _recommendations(batch, result, market, book, ref.tiers_table, review)
     with transaction.atomic():
         live = set(Rfq.objects.select_for_update().filter(id__in=[r.id for r in rfqs], status=Rfq.Status.PRICING)
                    .values_list("id", flat=True))
         priced = [(k, r) for k, r in enumerate(rfqs) if r.id in live]
-        quotes = [_quote_for(r, k, result, recs, tiers[r.tier], agreements[r.id][1], now) for k, r in priced]
+        quotes = [_quote_for(r, k, result, recs, ref.tiers[r.tier], agreements[r.id][1], now) for k, r in priced]
         Quote.objects.bulk_create([q for q in quotes if q is not None])
         for (k, rfq), quote in zip(priced, quotes):
-            _apply_outcome(rfq, k, result, quote, tiers[rfq.tier], now)
+            _apply_outcome(rfq, k, result, quote, ref.tiers[rfq.tier], now)
         _save_outcomes([r for _, r in priced])
         for _, rfq in priced:
             _publish_priced(rfq)

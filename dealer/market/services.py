@@ -74,7 +74,10 @@ def simulator_ensure(*, seed: int) -> SimulatorState:
 
 
 def simulator_set_stress(*, stressed: bool) -> None:
+    from dealer.desk.context_versions import changed
+
     SimulatorState.objects.update(stressed=stressed)
+    changed("market")
 
 
 def _write_snapshot(*, state: SimState, fv: np.ndarray, fv_se: np.ndarray, sigma: np.ndarray, bid: np.ndarray,
