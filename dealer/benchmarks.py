@@ -93,6 +93,40 @@ class _Desk:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
+def _cpu_seconds(session: int, database: str) -> dict[str, float]:
+    """CPU seconds so far of the desk's processes (its session), its database's backends and
+    Redis, by role; empty where /proc is not there."""
+    out: dict[str, float] = {}
+    if not os.path.isdir("/proc"):
+        return out
+    tick = os.sysconf("SC_CLK_TCK")
+    roles = [("-Q pricing", "pricing_worker"), ("-Q hedging", "hedging_worker"), ("-Q celery", "general_worker"),
+             (" beat", "beat"), ("spawn_main", "web"), ("runfix", "fix"), ("rundesk", "supervisor")]
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        if int(fields[3]) == session:
+            role = next((name for key, name in roles if key in cmd), "other")
+        elif cmd.startswith("postgres:") and f" {database} " in cmd:
+            role = "postgres"
+        elif cmd.startswith("redis-server"):
+            role = "redis"
+        elif int(pid) == os.getpid():
+            role = "load_generator"
+        else:
+            continue
+        out[role] = out.get(role, 0.0) + cpu
+    return out
+
+
 def _percentiles(ms: list[float]) -> tuple[float, float]:
     if not ms:
         return float("nan"), float("nan")
@@ -128,7 +162,11 @@ def bench_rfq(*, rate: float = 200.0, duration: float = 60.0, port: int = 8765, 
     isins = list(Instrument.objects.filter(rfq_enabled=True, liquidity_bucket__lte=3).values_list("isin", flat=True)[:100])
     run_id = f"b{int(time.time())}"
     with _Desk(port) as desk:
-        sent, got, lost, statuses = _run_loop(_rfq_load(desk.port, tokens, isins, rate, duration, run_id))
+        assert desk.proc is not None
+        database = str(settings.DATABASES["default"]["NAME"])
+        window: list[dict[str, float]] = []
+        sent, got, lost, statuses = _run_loop(_rfq_load(
+            desk.port, tokens, isins, rate, duration, run_id, lambda: _cpu_seconds(desk.proc.pid, database), window))
     lat = np.array([got[k] - sent[k] for k in got if k in sent]) * 1000
     p50, p99 = _percentiles(list(lat))
     yield ("rfq_to_quote_p50", f"{p50:.1f}", "ms")
@@ -141,6 +179,12 @@ def bench_rfq(*, rate: float = 200.0, duration: float = 60.0, port: int = 8765, 
     yield ("rfq_mode", "services" if settings.SERVICES_MODE else "embedded", "")
     for status, n in sorted(statuses.items()):
         yield (f"rfq_{status}", n, "")
+    if len(window) == 2 and sent:
+        before, after = window
+        per_rfq = {role: (after[role] - before.get(role, 0.0)) * 1000 / len(sent) for role in after}
+        for role, ms in sorted(per_rfq.items(), key=lambda kv: -kv[1]):
+            yield (f"cpu_per_rfq_{role}", f"{ms:.2f}", "ms")
+        yield ("cpu_per_rfq_total", f"{sum(per_rfq.values()):.2f}", "ms (of 2 cores: 10 ms at 200/s is both full)")
 
 
 class _KeepAliveHttp:
@@ -175,7 +219,10 @@ class _KeepAliveHttp:
             r, w = await self.pool.get()
             try:
                 w.write(head + data)
-                status = int((await r.readline()).split()[1])
+                line = (await r.readline()).split()
+                if len(line) < 2:
+                    raise ConnectionResetError("the server closed the connection")
+                status = int(line[1])
                 length = 0
                 while (line := await r.readline()) not in (b"\r\n", b""):
                     name, _, value = line.partition(b":")
@@ -184,7 +231,7 @@ class _KeepAliveHttp:
                 await r.readexactly(length)
                 self.pool.put_nowait((r, w))
                 return status
-            except (OSError, IndexError, ValueError, asyncio.IncompleteReadError):
+            except (OSError, ValueError, asyncio.IncompleteReadError):
                 w.close()
                 self.pool.put_nowait(await asyncio.open_connection("127.0.0.1", self.port))
                 if attempt:
@@ -193,7 +240,8 @@ class _KeepAliveHttp:
 
 
 async def _rfq_load(port: int, tokens: dict[str, str], isins: list[str], rate: float, duration: float,
-                    run_id: str, warmup: float = 3.0) -> tuple[dict[str, float], dict[str, float], int, dict[str, int]]:
+                    run_id: str, cpu_probe: Any, cpu_window: list[dict[str, float]],
+                    warmup: float = 3.0) -> tuple[dict[str, float], dict[str, float], int, dict[str, int]]:
     """Send at `rate` for `warmup` seconds (not measured: first batches build the pricing universe
     and warm each process), then for `duration` seconds measured."""
     import websockets
@@ -231,6 +279,13 @@ async def _rfq_load(port: int, tokens: dict[str, str], isins: list[str], rate: f
             except (OSError, ValueError, asyncio.IncompleteReadError):
                 statuses["http_error"] = statuses.get("http_error", 0) + 1
 
+        # The desk is up when its web server answers, but its workers may still be starting: wait
+        # for one RFQ per client to come back quoted before the clock starts.
+        ready = time.perf_counter() + 90
+        firsts = [f"{run_id}-ready{k}" for k in range(len(codes))]
+        await asyncio.gather(*(post(k, rid) for k, rid in enumerate(firsts)))
+        while any(rid not in got for rid in firsts) and time.perf_counter() < ready:
+            await asyncio.sleep(0.05)
         n_warm = int(rate * warmup)
         n = n_warm + int(rate * duration)
         start = time.perf_counter()
@@ -240,10 +295,13 @@ async def _rfq_load(port: int, tokens: dict[str, str], isins: list[str], rate: f
             if delay > 0:
                 await asyncio.sleep(delay)
             rid = f"{run_id}-{'w' if i < n_warm else ''}{i}"
+            if i == n_warm:
+                cpu_window.append(cpu_probe())
             if i >= n_warm:
                 measured.add(rid)
             tasks.append(asyncio.create_task(post(i, rid)))
         await asyncio.gather(*tasks)
+        cpu_window.append(cpu_probe())
     deadline = time.perf_counter() + 10
     while len(got) < len(sent) and time.perf_counter() < deadline:
         await asyncio.sleep(0.1)

@@ -116,6 +116,19 @@ def publish(group: str, event: dict[str, Any]) -> None:
     publisher().publish(group, {"type": "desk.event", "event": event})
 
 
+async def apublish(group: str, event: dict[str, Any]) -> None:
+    """`publish` from a coroutine on the server's own loop (services mode's channel layer is
+    made for any loop): no hop to the publisher thread. A failed push is logged, not raised:
+    clients re-sync over REST."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(group, {"type": "desk.event", "event": event})
+    except Exception:  # noqa: BLE001 - the RFQ is stored; a lost push is re-synced by REST
+        log.exception("publishing to %s failed", group)
+
+
 def publish_on_commit(group: str, event: dict[str, Any]) -> None:
     transaction.on_commit(lambda: publish(group, event))
 

@@ -166,6 +166,7 @@ def asgi_server(django_db_setup: Any, django_db_blocker: Any) -> Iterator[LiveSe
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.05)
         yield LiveServer(port)
+        application.application_mapping["http"].close_pool()  # its connections would keep the test database open
         server.should_exit = True
         thread.join(5)
 

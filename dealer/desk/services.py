@@ -96,10 +96,12 @@ class _PricingFlag:
 
     def __init__(self) -> None:
         import threading
+        import weakref
 
         self.lock = threading.Lock()
         self.local_until = 0.0
         self.client: Any = None
+        self.async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     def _redis(self) -> Any:
         if self.client is None:
@@ -122,6 +124,20 @@ class _PricingFlag:
                 return False
             self.local_until = now + 2.0
             return True
+
+    async def aset_if_clear(self) -> bool:
+        """`set_if_clear` on an event loop (services mode): an async Redis client per loop."""
+        import asyncio
+
+        import redis.asyncio
+
+        from django.conf import settings
+
+        loop = asyncio.get_running_loop()
+        client = self.async_clients.get(loop)
+        if client is None:
+            client = self.async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        return bool(await client.set(PRICING_QUEUED_KEY, 1, nx=True, px=2000))
 
     def clear(self) -> None:
         from django.conf import settings

@@ -62,6 +62,7 @@ class Command(BaseCommand):
         config = uvicorn.Config(
             "dealer.asgi:application", host=opts["host"], port=opts["port"],
             log_level="warning", timeout_graceful_shutdown=3, lifespan="off",
+            ws_per_message_deflate=False,  # desk messages are small: compressing them costs more CPU than it saves
         )
         server = uvicorn.Server(config)
         captured: list[int] = []
@@ -99,7 +100,8 @@ class Command(BaseCommand):
         py = sys.executable
         children = [
             [py, "-m", "uvicorn", "dealer.asgi:application", "--host", opts["host"], "--port", str(opts["port"]),
-             "--workers", str(opts["web_workers"]), "--log-level", "warning", "--lifespan", "off"],
+             "--workers", str(opts["web_workers"]), "--log-level", "warning", "--lifespan", "off",
+             "--ws-per-message-deflate", "false"],
             [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "pricing", "-P", "solo",
              "-n", "pricing@%h"],
             [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "hedging", "-P", "solo",
