@@ -156,7 +156,7 @@ class _AsyncIntake:
         messages, body = _messages(rfq, row, now)
         for group, event in messages:
             await apublish(group, event)
-        if await pricing_flag.aset_if_clear():
+        if await pricing_flag.asignal():
             await asyncio.get_running_loop().run_in_executor(None, _enqueue_run)
         return body
 

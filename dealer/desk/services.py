@@ -86,13 +86,20 @@ def parse_rfq_input(data: Any) -> RfqInput:
 
 
 PRICING_QUEUED_KEY = "desk:price_rfqs:queued"
+PRICING_WAKE_KEY = "desk:price_rfqs:wake"
+FLAG_MS = 2000
 
 
 class _PricingFlag:
-    """'A pricing run is queued': one Redis key shared by every process in services mode (on a
-    long-lived client: Django's cache reconnects per request), a process-local flag in the
-    embedded mode. The flag expires on its own after two seconds, so a lost task never blocks
-    pricing."""
+    """'A pricing run is queued or running', and the bell that wakes a running one.
+
+    Every stored RFQ rings the bell and sets the flag if it is clear; whoever set it enqueues a
+    run (`price_rfqs`). A run prices batch after batch and, when a claim comes back empty,
+    waits a moment for the bell before it lets go, so under steady flow one run serves the RFQs
+    as they come, without a task per batch. In services mode the flag is a Redis key (expiring
+    after two seconds, so a lost task never blocks pricing) and the bell a one-element Redis
+    list the run waits on (BLPOP); in the embedded mode both live in the process.
+    """
 
     def __init__(self) -> None:
         import threading
@@ -100,6 +107,7 @@ class _PricingFlag:
 
         self.lock = threading.Lock()
         self.local_until = 0.0
+        self.bell = threading.Event()
         self.client: Any = None
         self.async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
@@ -111,22 +119,31 @@ class _PricingFlag:
             self.client = redis.Redis.from_url(settings.REDIS_URL)
         return self.client
 
-    def set_if_clear(self) -> bool:
+    @staticmethod
+    def _ring(pipe: Any) -> Any:
+        pipe.rpush(PRICING_WAKE_KEY, 1)
+        pipe.ltrim(PRICING_WAKE_KEY, -1, -1)
+        pipe.set(PRICING_QUEUED_KEY, 1, nx=True, px=FLAG_MS)
+        return pipe
+
+    def signal(self) -> bool:
+        """Ring the bell; True when the flag was clear (the caller enqueues a run)."""
         from django.conf import settings
 
         if settings.REDIS_URL:
-            return bool(self._redis().set(PRICING_QUEUED_KEY, 1, nx=True, px=2000))
+            return bool(self._ring(self._redis().pipeline(transaction=False)).execute()[2])
         import time
 
+        self.bell.set()
         with self.lock:
             now = time.monotonic()
             if now < self.local_until:
                 return False
-            self.local_until = now + 2.0
+            self.local_until = now + FLAG_MS / 1000
             return True
 
-    async def aset_if_clear(self) -> bool:
-        """`set_if_clear` on an event loop (services mode): an async Redis client per loop."""
+    async def asignal(self) -> bool:
+        """`signal` on an event loop (services mode): an async Redis client per loop."""
         import asyncio
 
         import redis.asyncio
@@ -137,7 +154,17 @@ class _PricingFlag:
         client = self.async_clients.get(loop)
         if client is None:
             client = self.async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        return bool(await client.set(PRICING_QUEUED_KEY, 1, nx=True, px=2000))
+        return bool((await self._ring(client.pipeline(transaction=False)).execute())[2])
+
+    def wait(self, timeout: float) -> bool:
+        """A running run waits up to `timeout` seconds for the bell; True if it rang."""
+        from django.conf import settings
+
+        if settings.REDIS_URL:
+            return self._redis().blpop([PRICING_WAKE_KEY], timeout=timeout) is not None
+        rang = self.bell.wait(timeout)
+        self.bell.clear()
+        return rang
 
     def clear(self) -> None:
         from django.conf import settings
@@ -153,14 +180,11 @@ pricing_flag = _PricingFlag()
 
 
 def _enqueue_pricing() -> None:
-    """Enqueue one pricing run unless one is already waiting: that run claims every waiting RFQ.
-
-    The task clears the flag before it claims, so an RFQ committed after the claim enqueues a
-    new run.
-    """
+    """Ring the running pricing run, or enqueue one if none is queued: a run claims every waiting
+    RFQ (see `tasks.price_rfqs` for why none is left behind)."""
     from dealer.desk.tasks import price_rfqs
 
-    if pricing_flag.set_if_clear():
+    if pricing_flag.signal():
         price_rfqs.delay()
 
 

@@ -9,24 +9,29 @@ from dealer.desk import pricing_service, services
 
 
 RUN_SECONDS = 1.0
+LINGER_SECONDS = 0.05
+EMBEDDED_RUN_SECONDS = 0.2  # the embedded worker is one thread for every queue: let the others in
 
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def price_rfqs() -> int:
     """Price every RFQ waiting, batch after batch while they keep coming (up to a second).
 
-    While the run goes on, the queued flag stays up, so new RFQs enqueue no further runs: the
-    next batch claims them. Once a claim comes back empty (or the second is up) the flag is
-    cleared and one last claim takes the RFQs stored while it still stood; later ones enqueue a
-    new run.
+    After a batch the run claims again at once (RFQs stored meanwhile); after an empty claim it
+    waits up to 50 ms for the bell that every new RFQ rings. While it runs the queued flag stays
+    up, so new RFQs enqueue no further runs. When it stops, it clears the flag and claims once
+    more: an RFQ stored before the clear saw the flag up and enqueued nothing, but was committed
+    before this last claim; one stored after it enqueues a new run.
     """
+    from django.conf import settings
+
     priced = 0
-    until = time.monotonic() + RUN_SECONDS
+    until = time.monotonic() + (RUN_SECONDS if settings.SERVICES_MODE else EMBEDDED_RUN_SECONDS)
     try:
-        while True:
+        while time.monotonic() < until:
             n = pricing_service.price_waiting_rfqs()
             priced += n
-            if not n or time.monotonic() > until:
+            if not n and not services.pricing_flag.wait(LINGER_SECONDS):
                 break
     finally:
         services.pricing_flag.clear()
