@@ -203,6 +203,7 @@ CELERY_BEAT_SCHEDULE = {
     "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
     "scores-nightly": {"task": "crm.tasks.recompute_scores", "schedule": crontab(hour=1, minute=30)},
     "rollups-nightly": {"task": "dealer.reports.tasks.refresh_rollups", "schedule": crontab(hour=0, minute=30)},
+    "rollups-hits": {"task": "dealer.reports.tasks.catch_up_hits", "schedule": 60.0},
 }
 
 if REDIS_URL:

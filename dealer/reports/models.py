@@ -69,3 +69,125 @@ class RollupState(models.Model):
     rebuild_seconds = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(null=True, blank=True, help_text="Last incremental update or refresh.")
     refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last nightly refresh (markouts landed).")
+    hits_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="RFQ outcomes up to this time (less a margin) are in the hit rollups.")
+
+
+# --- coarser rollups derived from DailyRollup -----------------------------------------------------
+# DailyRollup has about one row per trade at a million trades (a client rarely trades the same
+# instrument twice in a day), so pages that scanned it over two years read ~1M rows. These tables
+# hold the same measures summed over fewer keys; `services` keeps them equal to the sum of the
+# DailyRollup rows they cover (rebuilt with one GROUP BY, moved by deltas after each trade).
+# Counts are plain IntegerFields: the deltas applied with INSERT ... ON CONFLICT may be negative
+# on the way in.
+
+MEASURES = ("trades", "volume", "notional", "net_qty", "net_dv01", "spread_pnl", "pnl") + tuple(
+    f"mo_{k}_{h}" for h in HORIZONS for k in ("n", "bp", "sq"))
+
+
+class RollupMeasures(models.Model):
+    trades = models.IntegerField(default=0)
+    volume = models.DecimalField(max_digits=22, decimal_places=2, default=0)
+    notional = models.FloatField(default=0.0)
+    net_qty = models.DecimalField(max_digits=22, decimal_places=2, default=0)
+    net_dv01 = models.FloatField(default=0.0)
+    spread_pnl = models.FloatField(default=0.0)
+    pnl = models.FloatField(default=0.0)
+    mo_n_60 = models.IntegerField(default=0)
+    mo_bp_60 = models.FloatField(default=0.0)
+    mo_sq_60 = models.FloatField(default=0.0)
+    mo_n_300 = models.IntegerField(default=0)
+    mo_bp_300 = models.FloatField(default=0.0)
+    mo_sq_300 = models.FloatField(default=0.0)
+    mo_n_1800 = models.IntegerField(default=0)
+    mo_bp_1800 = models.FloatField(default=0.0)
+    mo_sq_1800 = models.FloatField(default=0.0)
+    mo_n_86400 = models.IntegerField(default=0)
+    mo_bp_86400 = models.FloatField(default=0.0)
+    mo_sq_86400 = models.FloatField(default=0.0)
+
+    class Meta:
+        abstract = True
+
+
+class DeskDayRollup(RollupMeasures):
+    """Desk-wide day: what management and traders read when no client, RM or drill-down is asked."""
+
+    day = models.DateField()
+    tier = models.PositiveSmallIntegerField()
+    asset_class = models.CharField(max_length=20)
+    sector = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "tier", "asset_class", "sector"], name="deskday_unique")]
+
+
+class ClientDayRollup(RollupMeasures):
+    """Per client and day, without instrument or sector (the edges of a range split into months)."""
+
+    day = models.DateField()
+    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="+")
+    tier = models.PositiveSmallIntegerField()
+    asset_class = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "client", "tier", "asset_class"], name="clientday_unique")]
+        indexes = [models.Index(fields=["client", "day"], name="clientday_client_day")]
+
+
+class ClientMonthRollup(RollupMeasures):
+    """Per client and calendar month; `day` is the first day of the month."""
+
+    day = models.DateField(help_text="First day of the month.")
+    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="+")
+    tier = models.PositiveSmallIntegerField()
+    asset_class = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "client", "tier", "asset_class"], name="clientmonth_unique")]
+        indexes = [models.Index(fields=["client", "day"], name="clientmonth_client_day")]
+
+
+# --- hit ratios ------------------------------------------------------------------------------------
+# One row per (UTC day the RFQ arrived, client, tier at the RFQ, asset class, sector, size bucket,
+# quoted-distance bucket, predicted-probability decile) over RFQs that were quoted and reached an
+# outcome (booked, expired, rejected). Bucket numbers index these lists (-1: outside every bucket).
+
+SIZE_BUCKETS = [(0, 250_000, "< 250k"), (250_000, 1_000_000, "250k-1m"), (1_000_000, 5_000_000, "1m-5m"),
+                (5_000_000, 25_000_000, "5m-25m"), (25_000_000, None, ">= 25m")]
+DISTANCE_BUCKETS = [(0, 2, "< 2 bp"), (2, 5, "2-5 bp"), (5, 10, "5-10 bp"), (10, 20, "10-20 bp"), (20, None, ">= 20 bp")]
+P_BINS = 10
+
+class HitMeasures(models.Model):
+    day = models.DateField()
+    tier = models.PositiveSmallIntegerField()
+    asset_class = models.CharField(max_length=20)
+    sector = models.CharField(max_length=40, blank=True)
+    size_bucket = models.SmallIntegerField()
+    distance_bucket = models.SmallIntegerField()
+    p_bin = models.SmallIntegerField(help_text="floor(10 * predicted win probability), clipped to 0-9.")
+    quoted = models.IntegerField(default=0)
+    won = models.IntegerField(default=0)
+    p_sum = models.FloatField(default=0.0, help_text="Sum of the predicted win probabilities.")
+
+    class Meta:
+        abstract = True
+
+
+class HitRollup(HitMeasures):
+    """Per client: about one row per RFQ at scale, so no unique index to maintain on a million
+    rows; a (day, client) slice is only ever written whole, by one GROUP BY, under the rollup lock."""
+
+    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["client", "day"], name="hitrollup_client_day")]
+
+
+class HitDeskRollup(HitMeasures):
+    """HitRollup summed over clients (what management and traders read)."""
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["day", "tier", "asset_class", "sector", "size_bucket", "distance_bucket", "p_bin"],
+            name="hitdesk_unique")]

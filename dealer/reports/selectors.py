@@ -1,9 +1,12 @@
 """Reads of the management reports.
 
-Page figures come from `DailyRollup` (never a scan of the trade table). The few reads that are
-not rollups are bounded: the trades behind one drill-down key (paginated), hit ratios and
-win-probability calibration over at most `HIT_WINDOW_DAYS` of RFQs, Tier 1 decisions (a small
-table), and the current positions.
+Page figures come from the rollups (never a scan of the trade or RFQ table), and from the
+smallest rollup that can answer: desk-wide days when no client is involved, client months plus
+client days at the edges of the range when one is (client days alone for daily or weekly
+periods), and the per-instrument `DailyRollup` only when a client view also needs the sector.
+Hit ratios and calibration read the hit rollups over at most `HIT_WINDOW_DAYS`. The few reads
+that are not rollups are bounded: the trades behind one drill-down key (paginated), Tier 1
+decisions (a small table), and the current positions.
 
 Scoping: management sees everything; a relationship manager the same figures for their own
 clients only; traders desk-level figures (no per-client or per-RM grouping); API clients nothing.
@@ -16,15 +19,18 @@ from datetime import date, datetime, time as dtime, timedelta, timezone as dt_tz
 from decimal import Decimal
 from typing import Any, Mapping
 
-from django.db.models import Case, Count, F, FloatField, Max, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
+from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncMonth, TruncQuarter, TruncWeek
 from django.utils import timezone
 
 from crm.models import Client
-from dealer.desk.models import Decision, Markout, Rfq, Trade
+from dealer.desk.models import Decision, Markout, Trade
 from dealer.errors import DeskError, Forbidden
 from dealer.market.models import AssetClass, Instrument
-from dealer.reports.models import HORIZONS, DailyRollup, RollupState
+from dealer.reports.models import (
+    DISTANCE_BUCKETS, HORIZONS, P_BINS, SIZE_BUCKETS, ClientDayRollup, ClientMonthRollup, DailyRollup,
+    DeskDayRollup, HitDeskRollup, HitRollup, RollupState,
+)
 from dealer.roles import API_CLIENT, MANAGEMENT, RM, SENIOR_TRADER, TRADER, has_role
 
 MAX_RANGE_DAYS = 732
@@ -36,9 +42,6 @@ DESK_GROUPS = ("tier", "asset_class", "sector", "period")
 PERIODS = ("day", "week", "month", "quarter")
 FILTER_PARAMS = ("tier", "client", "rm", "asset_class", "sector")
 HORIZON_LABELS = {60: "1 min", 300: "5 min", 1800: "30 min", 86400: "1 day"}
-SIZE_BUCKETS = [(0, 250_000, "< 250k"), (250_000, 1_000_000, "250k-1m"), (1_000_000, 5_000_000, "1m-5m"),
-                (5_000_000, 25_000_000, "5m-25m"), (25_000_000, None, ">= 25m")]
-DISTANCE_BUCKETS = [(0, 2, "< 2 bp"), (2, 5, "2-5 bp"), (5, 10, "5-10 bp"), (10, 20, "10-20 bp"), (20, None, ">= 20 bp")]
 
 
 # --- who sees what ------------------------------------------------------------------------------
@@ -171,7 +174,75 @@ def parse_filters(params: Mapping[str, str], *, scope: Scope, groups: tuple[str,
 # --- rollups ------------------------------------------------------------------------------------
 
 def rollups(*, scope: Scope, f: Filters) -> QuerySet[DailyRollup]:
+    """The per-instrument rollup cells in range and scope (the finest rollup)."""
     return _scoped(DailyRollup.objects.filter(day__gte=f.start, day__lte=f.end), scope=scope, f=f, denormalized=True)
+
+
+def _client_needed(scope: Scope, f: Filters) -> bool:
+    return scope.kind == "rm" or bool(f.client) or bool(f.rm)
+
+
+def _month_split(start: date, end: date) -> tuple[date, date] | None:
+    """The whole calendar months inside start..end, as (first day of the first, first day of the
+    last), or None."""
+    m0 = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    after = end + timedelta(days=1)
+    m_end = after.replace(day=1)  # first day of the month after the last whole one
+    if m0 >= m_end:
+        return None
+    last = (m_end - timedelta(days=1)).replace(day=1)
+    return m0, last
+
+
+def rollup_parts(*, scope: Scope, f: Filters, client: bool = False, sector: bool = False,
+                 daily: bool = False) -> list[QuerySet[Any]]:
+    """Querysets whose rows together cover exactly the range and scope of `f`, from the smallest
+    rollups that carry what is asked: `client` (grouping by client or RM), `sector` (grouping by
+    sector) and `daily` (grouping by day or week). Sum each and add the results."""
+    client = client or _client_needed(scope, f)
+    sector = sector or bool(f.sector)
+    if not client:
+        return [_scoped(DeskDayRollup.objects.filter(day__gte=f.start, day__lte=f.end), scope=scope, f=f,
+                        denormalized=True)]
+    if sector:
+        return [rollups(scope=scope, f=f)]
+    months = None if daily else _month_split(f.start, f.end)
+    if months is None:
+        return [_scoped(ClientDayRollup.objects.filter(day__gte=f.start, day__lte=f.end), scope=scope, f=f,
+                        denormalized=True)]
+    m0, m1 = months
+    parts = [ClientMonthRollup.objects.filter(day__gte=m0, day__lte=m1)]
+    m_after = (m1 + timedelta(days=32)).replace(day=1)
+    if f.start < m0:
+        parts.append(ClientDayRollup.objects.filter(day__gte=f.start, day__lt=m0))
+    if m_after <= f.end:
+        parts.append(ClientDayRollup.objects.filter(day__gte=m_after, day__lte=f.end))
+    return [_scoped(qs, scope=scope, f=f, denormalized=True) for qs in parts]
+
+
+def rollup_sums(parts: list[QuerySet[Any]], keys: dict[str, Any], sums: dict[str, str]) -> list[dict[str, Any]]:
+    """GROUP BY `keys` (alias -> field path or expression) of each part, summing the columns of
+    `sums` (alias -> column), added up across the parts in Python (one query per part)."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for qs in parts:
+        if keys:
+            exprs = {a: (F(e) if isinstance(e, str) else e) for a, e in keys.items() if e != a}
+            rows = list((qs.annotate(**exprs) if exprs else qs).values(*keys).annotate(
+                **{a: Sum(c) for a, c in sums.items()}))
+        else:
+            rows = [qs.aggregate(**{a: Sum(c) for a, c in sums.items()})]
+        for r in rows:
+            k = tuple(r[a] for a in keys)
+            acc = merged.get(k)
+            if acc is None:
+                merged[k] = dict(r)
+                continue
+            for a in sums:
+                if r[a] is not None:
+                    acc[a] = r[a] if acc[a] is None else acc[a] + r[a]
+    if not keys and not merged:
+        return [{a: None for a in sums}]
+    return list(merged.values())
 
 
 def _key_expr(f: Filters) -> Any:
@@ -199,10 +270,11 @@ def _money(x: float | None) -> float:
 
 def profitability(*, scope: Scope, f: Filters) -> dict[str, Any]:
     """P&L, volume and trade counts grouped by `f.group_by`, with the attribution of the P&L."""
-    rows = list(
-        rollups(scope=scope, f=f).annotate(key=_key_expr(f)).values("key").annotate(
-            trades=Sum("trades"), volume=Sum("volume"), pnl=Sum("pnl"), spread_pnl=Sum("spread_pnl"),
-            notional=Sum("notional")).order_by("key"))
+    parts = rollup_parts(scope=scope, f=f, client=f.group_by in ("client", "rm"), sector=f.group_by == "sector",
+                         daily=f.group_by == "period" and f.period in ("day", "week"))
+    rows = rollup_sums(parts, {"key": _key_expr(f)}, {"trades": "trades", "volume": "volume", "pnl": "pnl",
+                                                      "spread_pnl": "spread_pnl", "notional": "notional"})
+    rows.sort(key=lambda r: (r["key"] is None, r["key"]))
     results = []
     for r in rows:
         pnl, spread = _money(r["pnl"]), _money(r["spread_pnl"])
@@ -301,25 +373,27 @@ def _curve(row: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _markout_sums() -> dict[str, Any]:
-    agg: dict[str, Any] = {}
+def _markout_sums() -> dict[str, str]:
+    agg: dict[str, str] = {}
     for h in HORIZONS:
-        agg[f"n{h}"] = Sum(f"mo_n_{h}")
-        agg[f"bp{h}"] = Sum(f"mo_bp_{h}")
-        agg[f"sq{h}"] = Sum(f"mo_sq_{h}")
+        agg[f"n{h}"] = f"mo_n_{h}"
+        agg[f"bp{h}"] = f"mo_bp_{h}"
+        agg[f"sq{h}"] = f"mo_sq_{h}"
     return agg
 
 
 def flow_quality(*, scope: Scope, f: Filters, min_trades: int = 5, top: int = 10) -> dict[str, Any]:
     """Markout curves (dealer-signed bp, mean with a 95 % band) by tier and by client; the most
     toxic (most negative 1-day markout) and most benign clients."""
-    qs = rollups(scope=scope, f=f)
-    by_tier = [{"key": r["tier"], "trades": int(r["trades"] or 0), "curve": _curve(r)}
-               for r in qs.values("tier").annotate(trades=Sum("trades"), **_markout_sums()).order_by("tier")]
-    total_row = qs.aggregate(trades=Sum("trades"), **_markout_sums())
+    desk = rollup_parts(scope=scope, f=f)
+    by_tier = [{"key": r["k"], "trades": int(r["trades"] or 0), "curve": _curve(r)}
+               for r in sorted(rollup_sums(desk, {"k": "tier"}, {"trades": "trades", **_markout_sums()}),
+                               key=lambda r: r["k"])]
+    total_row = rollup_sums(desk, {}, {"trades": "trades", **_markout_sums()})[0]
     clients: list[dict[str, Any]] = []
     if not scope.is_desk:
-        for r in qs.values("client__code").annotate(trades=Sum("trades"), pnl=Sum("pnl"), **_markout_sums()):
+        for r in rollup_sums(rollup_parts(scope=scope, f=f, client=True), {"client__code": "client__code"},
+                             {"trades": "trades", "pnl": "pnl", **_markout_sums()}):
             if (r["trades"] or 0) < min_trades or not r["n86400"]:
                 continue
             curve = _curve(r)
@@ -337,86 +411,65 @@ def flow_quality(*, scope: Scope, f: Filters, min_trades: int = 5, top: int = 10
 
 # --- hit ratios ---------------------------------------------------------------------------------
 
-def _bucket(field: str, buckets: list[tuple[float, float | None, str]]) -> Case:
-    whens = []
-    for lo, hi, label in buckets:
-        cond = Q(**{f"{field}__gte": lo})
-        if hi is not None:
-            cond &= Q(**{f"{field}__lt": hi})
-        whens.append(When(cond, then=Value(label)))
-    return Case(*whens, default=Value("?"))
-
-
 def hit_window(f: Filters) -> tuple[date, date, bool]:
-    """Hit ratios read RFQs, so the range is bounded to the last HIT_WINDOW_DAYS of it."""
+    """Hit ratios are bounded to the last HIT_WINDOW_DAYS of the range."""
     start = max(f.start, f.end - timedelta(days=HIT_WINDOW_DAYS - 1))
     return start, f.end, start != f.start
 
 
-def _rfqs(*, scope: Scope, f: Filters) -> QuerySet[Rfq]:
+def _label(buckets: list[tuple[float, float | None, str]], k: int) -> str:
+    return buckets[k][2] if 0 <= k < len(buckets) else "?"
+
+
+def hit_ratios(*, scope: Scope, f: Filters) -> dict[str, Any]:
+    """Quoted RFQs with an outcome that traded, by tier, asset class, size bucket and quoted
+    distance to mid (the quote's half spread, bp); and the win-probability model against realized
+    hits (calibration), all from the hit rollups over the hit window (one query)."""
     start, end, _ = hit_window(f)
-    qs = Rfq.objects.filter(
-        received_at__gte=datetime.combine(start, dtime.min, tzinfo=dt_tz.utc),
-        received_at__lt=datetime.combine(end + timedelta(days=1), dtime.min, tzinfo=dt_tz.utc),
-        status__in=["booked", "expired", "rejected"], quote__isnull=False)
-    qs = _scoped(qs, scope=scope, f=f)
-    return qs
-
-
-def hit_ratios(*, scope: Scope, f: Filters, calibration_sample: int = 5_000) -> dict[str, Any]:
-    """Quoted RFQs that traded, by tier, asset class, size bucket and quoted distance to mid
-    (the quote's half spread, bp); and the win-probability model against realized hits."""
-    qs = _rfqs(scope=scope, f=f)
-    won = Count("id", filter=Q(status="booked"))
-    dims = {
-        "tier": F("tier"),
-        "asset_class": F("instrument__asset_class__code"),
-        "size": _bucket("quantity", SIZE_BUCKETS),
-        "distance": _bucket("quote__half_spread_bp", DISTANCE_BUCKETS),
+    model = HitRollup if _client_needed(scope, f) else HitDeskRollup
+    qs = _scoped(model.objects.filter(day__gte=start, day__lte=end), scope=scope, f=f, denormalized=True)
+    cells = list(qs.values("tier", "asset_class", "size_bucket", "distance_bucket", "p_bin").annotate(
+        quoted=Sum("quoted"), won=Sum("won"), p_sum=Sum("p_sum")))
+    dims: dict[str, Any] = {
+        "tier": lambda c: c["tier"], "asset_class": lambda c: c["asset_class"],
+        "size": lambda c: _label(SIZE_BUCKETS, c["size_bucket"]),
+        "distance": lambda c: _label(DISTANCE_BUCKETS, c["distance_bucket"]),
     }
     order = {"size": [b[2] for b in SIZE_BUCKETS], "distance": [b[2] for b in DISTANCE_BUCKETS]}
     tables: dict[str, list[dict[str, Any]]] = {}
-    for name, expr in dims.items():
-        rows = [{"key": r["key"], "quoted": r["quoted"], "won": r["won"],
-                 "hit_ratio": round(r["won"] / r["quoted"], 4) if r["quoted"] else 0.0}
-                for r in qs.annotate(key=expr).values("key").annotate(quoted=Count("id"), won=won).order_by("key")]
+    for name, keyf in dims.items():
+        acc: dict[Any, list[int]] = {}
+        for c in cells:
+            a = acc.setdefault(keyf(c), [0, 0])
+            a[0] += int(c["quoted"] or 0)
+            a[1] += int(c["won"] or 0)
+        rows = [{"key": k, "quoted": q, "won": w, "hit_ratio": round(w / q, 4) if q else 0.0}
+                for k, (q, w) in acc.items() if q]
         if name in order:
             rows.sort(key=lambda r: order[name].index(r["key"]) if r["key"] in order[name] else 99)
+        else:
+            rows.sort(key=lambda r: r["key"])
         tables[name] = rows
-    return {"tables": tables, "calibration": calibration(qs=qs, sample=calibration_sample)}
+    return {"tables": tables, "calibration": calibration(cells)}
 
 
-def calibration(*, qs: QuerySet[Rfq], sample: int, bins: int = 10) -> list[dict[str, Any]]:
-    """Predicted win probability (the quote's own where stored, else the current fitted model) in
-    deciles against the realized hit ratio of the same quotes (the most recent `sample`)."""
-    import numpy as np
-
-    from crm.models import TierLimit
-    from dealer.desk.recommend import quote_features, winprob_params
-    from pricing.winprob import win_probability
-
-    rows = list(qs.order_by("-received_at").values_list(
-        "quote__price", "quote__mid", "quantity", "side", "tier", "instrument__asset_class__code", "status",
-        "quote__win_probability")[:sample])
-    if not rows:
-        return []
-    base = {(t, a): b for t, a, b in TierLimit.objects.values_list("tier__number", "asset_class__code", "base_spread_bp")}
-    distance, log_size, tier = quote_features(rows, base)
-    hit = np.array([r[6] == "booked" for r in rows], dtype=float)
-    stored = np.array([np.nan if r[7] is None else float(r[7]) for r in rows])
-    model = np.asarray(win_probability(winprob_params(), distance, log_size, tier), dtype=float)
-    p = np.where(np.isnan(stored), model, stored)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+def calibration(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Predicted win probability (the quote's own where stored, else the fitted model when the
+    RFQ's outcome was rolled up) in deciles against the realized hit ratio of the same quotes."""
+    bins: dict[int, list[float]] = {}
+    for c in cells:
+        b = bins.setdefault(int(c["p_bin"]), [0, 0, 0.0])
+        b[0] += int(c["quoted"] or 0)
+        b[1] += int(c["won"] or 0)
+        b[2] += float(c["p_sum"] or 0.0)
     out = []
-    for k in range(bins):
-        m = idx == k
-        n = int(m.sum())
-        if n == 0:
+    for k in range(P_BINS):
+        n, won, p_sum = bins.get(k, [0, 0, 0.0])
+        if n <= 0:
             continue
-        realized = float(hit[m].mean())
+        realized = won / n
         half = 1.96 * math.sqrt(max(realized * (1 - realized), 1e-12) / n)
-        out.append({"bin": f"{edges[k]:.1f}-{edges[k + 1]:.1f}", "n": n, "predicted": round(float(p[m].mean()), 4),
+        out.append({"bin": f"{k / P_BINS:.1f}-{(k + 1) / P_BINS:.1f}", "n": int(n), "predicted": round(p_sum / n, 4),
                     "realized": round(realized, 4), "low": round(max(realized - half, 0.0), 4),
                     "high": round(min(realized + half, 1.0), 4)})
     return out
@@ -491,6 +544,7 @@ def judgment(*, scope: Scope, f: Filters, limit: int = 200) -> dict[str, Any]:
 
 # --- inventory and capital ----------------------------------------------------------------------
 
+_CAPITAL = {"trades": "trades", "notional": "notional", "net": "net_qty", "dv01": "net_dv01"}
 AGE_BUCKETS = [(0, 1, "0-1 d"), (2, 7, "2-7 d"), (8, 30, "8-30 d"), (31, 90, "31-90 d"), (91, None, "> 90 d")]
 
 
@@ -498,8 +552,9 @@ def inventory(*, scope: Scope, f: Filters, top: int = 25) -> dict[str, Any]:
     """Positions and risk over time (cumulative desk-signed flow from the rollups), capital used by
     tier and client (gross notional traded and net DV01), and ageing of the open inventory (days
     since the desk last traded each instrument it holds)."""
-    qs = rollups(scope=scope, f=f)
-    flow = list(qs.values("day", "asset_class").annotate(net=Sum("net_qty"), dv01=Sum("net_dv01")).order_by("day"))
+    parts = rollup_parts(scope=scope, f=f, daily=True)
+    flow = sorted(rollup_sums(parts, {"day": "day", "asset_class": "asset_class"}, {"net": "net_qty", "dv01": "net_dv01"}),
+                  key=lambda r: (r["day"], r["asset_class"]))
     series: dict[str, dict[str, list[Any]]] = {}
     running: dict[str, list[float]] = {}
     for r in flow:
@@ -512,16 +567,17 @@ def inventory(*, scope: Scope, f: Filters, top: int = 25) -> dict[str, Any]:
         s["dv01"].append(round(acc[1], 2))
     by_tier = [{"key": r["tier"], "trades": int(r["trades"]), "notional": _money(r["notional"]),
                 "net_qty": Decimal(r["net"] or 0), "net_dv01": _money(r["dv01"])}
-               for r in qs.values("tier").annotate(trades=Sum("trades"), notional=Sum("notional"), net=Sum("net_qty"),
-                                                   dv01=Sum("net_dv01")).order_by("tier")]
+               for r in sorted(rollup_sums(rollup_parts(scope=scope, f=f), {"tier": "tier"}, _CAPITAL),
+                               key=lambda r: r["tier"])]
     by_client: list[dict[str, Any]] = []
     if not scope.is_desk:
         by_client = [{"key": r["client__code"], "tier": r["client__tier__number"], "trades": int(r["trades"]),
                       "notional": _money(r["notional"]), "net_qty": Decimal(r["net"] or 0),
                       "net_dv01": _money(r["dv01"])}
-                     for r in qs.values("client__code", "client__tier__number").annotate(
-                         trades=Sum("trades"), notional=Sum("notional"), net=Sum("net_qty"), dv01=Sum("net_dv01"))
-                     .order_by("-notional")[:top]]
+                     for r in sorted(rollup_sums(rollup_parts(scope=scope, f=f, client=True),
+                                                 {"client__code": "client__code",
+                                                  "client__tier__number": "client__tier__number"}, _CAPITAL),
+                                     key=lambda r: (-(r["notional"] or 0.0), r["client__code"]))[:top]]
     positions: list[dict[str, Any]] = []
     ageing: list[dict[str, Any]] = []
     if scope.kind != "rm":
@@ -531,8 +587,9 @@ def inventory(*, scope: Scope, f: Filters, top: int = 25) -> dict[str, Any]:
         if f.asset_class:
             positions = [p for p in positions if p["asset_class"] == f.asset_class]
         isins = [p["isin"] for p in positions]
-        last = dict(DailyRollup.objects.filter(instrument__isin__in=isins).values("instrument__isin")
-                    .annotate(last=Max("day")).values_list("instrument__isin", "last"))
+        last_day = DailyRollup.objects.filter(instrument=OuterRef("pk")).order_by("-day").values("day")[:1]
+        last = {isin: d for isin, d in Instrument.objects.filter(isin__in=isins).annotate(
+            last=Subquery(last_day)).values_list("isin", "last") if d is not None}
         today = timezone.now().date()
         buckets = {label: {"bucket": label, "positions": 0, "gross_face": 0.0, "unrealized_pnl": 0.0}
                    for _, _, label in AGE_BUCKETS}

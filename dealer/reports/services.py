@@ -13,9 +13,13 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from dealer.desk.models import Markout, Trade
+from crm.models import Tier, TierLimit
+from dealer.desk.models import Markout, Quote, Rfq, Trade
 from dealer.market.models import AssetClass, Instrument
-from dealer.reports.models import HORIZONS, DailyRollup, RollupState
+from dealer.reports.models import (
+    DISTANCE_BUCKETS, HORIZONS, MEASURES, SIZE_BUCKETS, ClientDayRollup, ClientMonthRollup, DailyRollup, DeskDayRollup, HitDeskRollup, HitRollup,
+    RollupState,
+)
 
 #: Markouts arrive up to one day after booking: the nightly refresh recomputes this many days.
 REFRESH_DAYS = 3
@@ -23,6 +27,33 @@ REFRESH_DAYS = 3
 _COLUMNS = ["day", "client_id", "instrument_id", "tier", "asset_class", "sector", "trades", "volume", "notional",
             "net_qty", "net_dv01", "spread_pnl", "pnl"] + [
     f"mo_{k}_{h}" for h in HORIZONS for k in ("n", "bp", "sq")]
+
+
+#: One advisory lock key for every writer of the rollups ("reports" in ASCII).
+LOCK_KEY = 0x7265706F727473
+#: The catch-up re-reads RFQs whose outcome is this much older than its last run (a transaction
+#: that stamped `updated_at` may commit a little later), and RFQs received this long before it.
+CATCH_UP_MARGIN = timedelta(minutes=2)
+CATCH_UP_LOOKBACK = timedelta(days=1)
+#: RFQ outcomes the hit ratios count (quoted, then traded or not).
+HIT_STATUSES = ("booked", "expired", "rejected")
+
+
+def _lock() -> None:
+    """Serialize the writers of the rollups (held to the end of the transaction)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+
+
+def _month_sql(col: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"CAST(date_trunc('month', {col}) AS date)"
+    return f"date({col}, 'start of month')"
+
+
+def _float(expr: str) -> str:
+    return f"CAST({expr} AS {'DOUBLE PRECISION' if connection.vendor == 'postgresql' else 'REAL'})"
 
 
 def _day_sql(col: str) -> str:
@@ -84,60 +115,282 @@ def _touch(**fields: Any) -> None:
     RollupState.objects.filter(pk=state.pk).update(**fields)
 
 
+# --- the coarser tables, sums of DailyRollup -----------------------------------------------------
+
+def _derived() -> list[tuple[type, list[str], list[str]]]:
+    """(model, key columns, SQL of each key over DailyRollup alias d) of each coarser table."""
+    return [
+        (DeskDayRollup, ["day", "tier", "asset_class", "sector"], ["d.day", "d.tier", "d.asset_class", "d.sector"]),
+        (ClientDayRollup, ["day", "client_id", "tier", "asset_class"],
+         ["d.day", "d.client_id", "d.tier", "d.asset_class"]),
+        (ClientMonthRollup, ["day", "client_id", "tier", "asset_class"],
+         [_month_sql("d.day"), "d.client_id", "d.tier", "d.asset_class"]),
+    ]
+
+
+def _derive(model: type, keys: list[str], key_sql: list[str], where: str, params: list[Any]) -> None:
+    """INSERT the model's rows summed from the DailyRollup rows matching `where` (alias d); the
+    monthly table sums the client days instead (the same sums, a third of the rows to read)."""
+    qn = connection.ops.quote_name
+    source = ClientDayRollup if model is ClientMonthRollup else DailyRollup
+    cols = ", ".join(qn(c) for c in [*keys, *MEASURES])
+    sums = ", ".join(f"SUM(d.{qn(m)})" for m in MEASURES)
+    group = ", ".join(str(k + 1) for k in range(len(keys)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(model._meta.db_table)} ({cols}) SELECT {', '.join(key_sql)}, {sums}"
+            f" FROM {qn(source._meta.db_table)} d WHERE {where} GROUP BY {group}", params)
+
+
+def _cell_key(model: type, keys: list[str], cell: dict[str, Any]) -> tuple[Any, ...]:
+    out = []
+    for k in keys:
+        v = cell[k]
+        if k == "day" and model is ClientMonthRollup:
+            v = v.replace(day=1)
+        out.append(v)
+    return tuple(out)
+
+
+def _apply_delta(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+    """Move the coarser tables by (new cell - old cell): INSERT ... ON CONFLICT DO UPDATE adds."""
+    qn = connection.ops.quote_name
+    for model, keys, _ in _derived():
+        moves: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for cell, sign in ((old, -1), (new, 1)):
+            if cell is None:
+                continue
+            acc = moves.setdefault(_cell_key(model, keys, cell), {m: 0 for m in MEASURES})
+            for m in MEASURES:
+                acc[m] = acc[m] + sign * (cell[m] or 0)
+        table = qn(model._meta.db_table)
+        cols = [*keys, *MEASURES]
+        sql = (f"INSERT INTO {table} ({', '.join(qn(c) for c in cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
+               f" ON CONFLICT ({', '.join(qn(k) for k in keys)}) DO UPDATE SET "
+               + ", ".join(f"{qn(m)} = {table}.{qn(m)} + excluded.{qn(m)}" for m in MEASURES))
+        with connection.cursor() as cursor:
+            for key, acc in moves.items():
+                if all(not acc[m] for m in MEASURES):
+                    continue
+                cursor.execute(sql, [*key, *(acc[m] for m in MEASURES)])
+                cursor.execute(f"DELETE FROM {table} WHERE {' AND '.join(f'{qn(k)} = %s' for k in keys)}"
+                               f" AND {qn('trades')} = 0", list(key))
+
+
+def _derive_days(d0: date, d1: date) -> None:
+    """Recompute the coarser tables over the days d0..d1 (whole months for the monthly table)."""
+    m0 = d0.replace(day=1)
+    m1 = (d1.replace(day=1) + timedelta(days=32)).replace(day=1)  # first day after d1's month
+    for model, keys, key_sql in _derived():  # client days before client months
+        lo, hi = (m0, m1 - timedelta(days=1)) if model is ClientMonthRollup else (d0, d1)
+        model.objects.filter(day__gte=lo, day__lte=hi).delete()
+        _derive(model, keys, key_sql, "d.day >= %s AND d.day <= %s", [lo, hi])
+
+
+# --- hit ratios -----------------------------------------------------------------------------------
+
+def _bucket_sql(expr: str, buckets: list[tuple[float, float | None, str]]) -> str:
+    whens = []
+    for k, (lo, hi, _) in enumerate(buckets):
+        cond = f"{expr} >= {lo}" + (f" AND {expr} < {hi}" if hi is not None else "")
+        whens.append(f"WHEN {cond} THEN {k}")
+    return f"(CASE {' '.join(whens)} ELSE -1 END)"
+
+
+def _hit_select(where: str) -> tuple[str, list[Any]]:
+    """Per (day, client, tier, asset class, sector, size, distance, probability decile): quoted,
+    won and the sum of predicted win probabilities, over quoted RFQs with an outcome (`where` on
+    RFQ alias r). Predicted: the quote's stored win probability, else the fitted model now
+    (pricing.winprob: logistic in the distance to mid in base spreads, log size and tier)."""
+    from dealer.desk.recommend import winprob_params
+
+    qn = connection.ops.quote_name
+    c = [float(x) for x in winprob_params().coef]
+    side = f"(CASE WHEN r.side = 'buy' THEN {_float('1.0')} ELSE {_float('-1.0')} END)"
+    price, mid = _float("q.price"), _float("q.mid")
+    distance = f"{side} * ({price} - {mid}) / (COALESCE(tl.base_spread_bp, 5.0) * {mid} * 0.0001)"
+    z = (f"({_float('%s')} + {_float('%s')} * {distance} + {_float('%s')} * LN({_float('r.quantity')})"
+         f" + (CASE WHEN r.tier = 2 THEN {_float('%s')} ELSE 0.0 END)"
+         f" + (CASE WHEN r.tier = 3 THEN {_float('%s')} ELSE 0.0 END))")
+    statuses = ", ".join(f"'{x}'" for x in HIT_STATUSES)
+    inner = (
+        f"SELECT {_day_sql('r.received_at')} AS day, r.client_id AS client_id, r.tier AS tier, ac.code AS asset_class,"
+        f" i.sector AS sector, {_bucket_sql(_float('r.quantity'), SIZE_BUCKETS)} AS size_bucket,"
+        f" {_bucket_sql('q.half_spread_bp', DISTANCE_BUCKETS)} AS distance_bucket,"
+        f" (CASE WHEN r.status = 'booked' THEN 1 ELSE 0 END) AS won, q.win_probability AS stored, {z} AS z"
+        f" FROM {qn(Rfq._meta.db_table)} r"
+        f" JOIN {qn(Quote._meta.db_table)} q ON q.id = r.quote_id"
+        f" JOIN {qn(Instrument._meta.db_table)} i ON i.id = r.instrument_id"
+        f" JOIN {qn(AssetClass._meta.db_table)} ac ON ac.id = i.asset_class_id"
+        f" LEFT JOIN {qn(Tier._meta.db_table)} ct ON ct.number = r.tier"
+        f" LEFT JOIN {qn(TierLimit._meta.db_table)} tl ON tl.tier_id = ct.id AND tl.asset_class_id = i.asset_class_id"
+        f" WHERE r.status IN ({statuses}) AND {where}")
+    # OFFSET 0 keeps PostgreSQL from inlining the subqueries, which would evaluate z and p once
+    # per reference (some fifteen times a row) instead of once.
+    fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+    p = ("COALESCE(a.stored, CASE WHEN a.z < -40 THEN 0.0 WHEN a.z > 40 THEN 1.0"
+         " ELSE 1.0 / (1.0 + EXP(-a.z)) END)")
+    mid_sel = (f"SELECT a.day, a.client_id, a.tier, a.asset_class, a.sector, a.size_bucket, a.distance_bucket,"
+               f" a.won, {p} AS p FROM ({inner}{fence}) a{fence}")
+    pbin = "(CASE WHEN b.p >= 1.0 THEN 9 WHEN b.p < 0.0 THEN 0 ELSE CAST(FLOOR(b.p * 10) AS INTEGER) END)"
+    sql = (f"SELECT b.day, b.client_id, b.tier, b.asset_class, b.sector, b.size_bucket, b.distance_bucket, {pbin},"
+           f" COUNT(*), SUM(b.won), SUM(b.p) FROM ({mid_sel}) b GROUP BY 1, 2, 3, 4, 5, 6, 7, 8")
+    return sql, c
+
+
+_HIT_KEYS = ["day", "client_id", "tier", "asset_class", "sector", "size_bucket", "distance_bucket", "p_bin"]
+_HIT_SUMS = ["quoted", "won", "p_sum"]
+
+
+def _hit_insert(where: str, params: list[Any]) -> None:
+    qn = connection.ops.quote_name
+    sql, coef = _hit_select(where)
+    cols = ", ".join(qn(x) for x in [*_HIT_KEYS, *_HIT_SUMS])
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {qn(HitRollup._meta.db_table)} ({cols}) {sql}", [*coef, *params])
+
+
+def _hit_desk(sign: int, where: str, params: list[Any]) -> None:
+    """Add (sign 1) or take away (sign -1) the HitRollup rows matching `where` (alias h) to or from
+    the desk-wide table."""
+    qn = connection.ops.quote_name
+    keys = [k for k in _HIT_KEYS if k != "client_id"]
+    table = qn(HitDeskRollup._meta.db_table)
+    cols = ", ".join(qn(x) for x in [*keys, *_HIT_SUMS])
+    group = ", ".join(str(k + 1) for k in range(len(keys)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) SELECT {', '.join('h.' + qn(k) for k in keys)}, "
+            + ", ".join(f"{sign} * SUM(h.{qn(x)})" for x in _HIT_SUMS)
+            + f" FROM {qn(HitRollup._meta.db_table)} h WHERE {where} GROUP BY {group}"
+            f" ON CONFLICT ({', '.join(qn(k) for k in keys)}) DO UPDATE SET "
+            + ", ".join(f"{qn(x)} = {table}.{qn(x)} + excluded.{qn(x)}" for x in _HIT_SUMS), params)
+
+
+def _hits_slices(slices: set[tuple[date, int]]) -> int:
+    """Recompute the hit rollups of each (UTC day, client) slice from its RFQs; the desk-wide
+    table moves by the slice's rows after minus before. Caller holds the lock."""
+    for day, client_id in sorted(slices):
+        start, end = _day_bounds(day, day)
+        _hit_desk(-1, "h.day = %s AND h.client_id = %s", [day, client_id])
+        HitRollup.objects.filter(day=day, client_id=client_id).delete()
+        _hit_insert("r.client_id = %s AND r.received_at >= %s AND r.received_at < %s",
+                    [client_id, _dt(start), _dt(end)])
+        _hit_desk(1, "h.day = %s AND h.client_id = %s", [day, client_id])
+    if slices:
+        HitDeskRollup.objects.filter(day__in={d for d, _ in slices}, quoted=0).delete()
+    return len(slices)
+
+
+def _hits_days(d0: date, d1: date) -> None:
+    """Recompute the hit rollups of the days d0..d1 from the RFQs. Caller holds the lock."""
+    start, end = _day_bounds(d0, d1)
+    HitRollup.objects.filter(day__gte=d0, day__lte=d1).delete()
+    HitDeskRollup.objects.filter(day__gte=d0, day__lte=d1).delete()
+    _hit_insert("r.received_at >= %s AND r.received_at < %s", [_dt(start), _dt(end)])
+    _hit_desk(1, "h.day >= %s AND h.day <= %s", [d0, d1])
+
+
+def _slice_of(received_at: datetime, client_id: int) -> tuple[date, int]:
+    return received_at.astimezone(dt_tz.utc).date(), client_id
+
+
+@transaction.atomic
+def hits_catch_up(*, now: datetime | None = None) -> int:
+    """Bring the hit rollups up to date with RFQs that reached an outcome since the last run
+    (every minute); safe to run twice. Returns the number of (day, client) slices recomputed."""
+    now = now or timezone.now()
+    _lock()
+    last = _state().hits_updated_at
+    if last is None:
+        last = now - CATCH_UP_LOOKBACK
+    since = last - CATCH_UP_MARGIN
+    slices = {_slice_of(r, c) for r, c in Rfq.objects.filter(
+        received_at__gte=since - CATCH_UP_LOOKBACK, updated_at__gte=since, status__in=HIT_STATUSES,
+        quote__isnull=False).values_list("received_at", "client_id").distinct()}
+    n = _hits_slices(slices)
+    _touch(hits_updated_at=now, updated_at=timezone.now())
+    return n
+
+
+# --- the entry points -----------------------------------------------------------------------------
+
 @transaction.atomic
 def rollups_rebuild() -> float:
-    """Recompute every rollup from the trades (seeding writes trades directly). Returns seconds."""
+    """Recompute every rollup from the trades and RFQs (seeding writes them directly). Returns seconds."""
     started = time.perf_counter()
+    began = timezone.now()
+    _lock()
     qn = connection.ops.quote_name
+    tables = [DailyRollup, *(m for m, _, _ in _derived()), HitRollup, HitDeskRollup]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Deferred foreign-key checks queued earlier in this transaction would block TRUNCATE.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(f"TRUNCATE {qn(DailyRollup._meta.db_table)}")
+            cursor.execute(f"TRUNCATE {', '.join(qn(m._meta.db_table) for m in tables)}")
+            # The GROUP BYs over a million rows hash in memory instead of sorting on disk; and the
+            # planner needs statistics of the rows read (seeding writes millions just before the
+            # first rebuild, ahead of autovacuum), or it picks nested loops over a million rows.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
+            cursor.execute("ANALYZE " + ", ".join(qn(m._meta.db_table) for m in (Trade, Markout, Rfq, Quote)))
         else:
-            cursor.execute(f"DELETE FROM {qn(DailyRollup._meta.db_table)}")
+            for m in tables:
+                cursor.execute(f"DELETE FROM {qn(m._meta.db_table)}")
     _insert("1 = 1", [])
+    for model, keys, key_sql in _derived():
+        _derive(model, keys, key_sql, "1 = 1", [])
+    _hit_insert("1 = 1", [])
+    _hit_desk(1, "1 = 1", [])
     seconds = time.perf_counter() - started
     now = timezone.now()
-    _touch(rebuilt_at=now, rebuild_seconds=seconds, updated_at=now, refreshed_at=now)
+    _touch(rebuilt_at=now, rebuild_seconds=seconds, updated_at=now, refreshed_at=now, hits_updated_at=began)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {qn(DailyRollup._meta.db_table)}")
+            for m in tables:
+                cursor.execute(f"ANALYZE {qn(m._meta.db_table)}")
     return seconds
 
 
 @transaction.atomic
 def rollups_refresh(*, days: int = REFRESH_DAYS, today: date | None = None) -> int:
-    """Recompute the last `days` UTC days (so markouts recorded since booking land in the P&L)."""
-    today = today or timezone.now().date()
+    """Recompute the last `days` UTC days (so markouts recorded since booking land in the P&L, and
+    RFQ outcomes the catch-up missed land in the hit ratios)."""
+    began = timezone.now()
+    today = today or began.date()
     d0 = today - timedelta(days=days - 1)
     start, end = _day_bounds(d0, today)
+    _lock()
     DailyRollup.objects.filter(day__gte=d0, day__lte=today).delete()
     n = _insert("t.booked_at >= %s AND t.booked_at < %s", [_dt(start), _dt(end)])
+    _derive_days(d0, today)
+    _hits_days(d0, today)
     now = timezone.now()
     _touch(updated_at=now, refreshed_at=now)
     return n
 
 
-def rollups_apply_trade(trade_id: int) -> DailyRollup | None:
-    """Recompute the (day, client, instrument, tier) cell of one trade; safe to run twice.
+_CELL = ["day", "client_id", "instrument_id", "tier", "asset_class", "sector", *MEASURES]
 
-    The cell is locked (an advisory lock on PostgreSQL; SQLite serializes writers) so that two
-    workers recomputing the same cell cannot both insert it.
-    """
+
+def rollups_apply_trade(trade_id: int) -> DailyRollup | None:
+    """Recompute the (day, client, instrument, tier) cell of one trade, move the coarser tables by
+    the cell's change and recompute the hit ratios of its RFQ's (day, client); safe to run twice."""
     with transaction.atomic():
-        row = Trade.objects.filter(pk=trade_id).values("client_id", "instrument_id", "tier", "booked_at").first()
+        _lock()
+        row = Trade.objects.filter(pk=trade_id).values(
+            "client_id", "instrument_id", "tier", "booked_at", "rfq__received_at").first()
         if row is None:
             return None
         day = row["booked_at"].astimezone(dt_tz.utc).date()
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [row["client_id"], row["instrument_id"]])
-        DailyRollup.objects.filter(day=day, client_id=row["client_id"], instrument_id=row["instrument_id"],
-                                   tier=row["tier"]).delete()
+        key = {"day": day, "client_id": row["client_id"], "instrument_id": row["instrument_id"], "tier": row["tier"]}
+        old = DailyRollup.objects.filter(**key).values(*_CELL).first()
+        DailyRollup.objects.filter(**key).delete()
         start, end = _day_bounds(day, day)
         _insert("t.client_id = %s AND t.instrument_id = %s AND t.tier = %s AND t.booked_at >= %s AND t.booked_at < %s",
                 [row["client_id"], row["instrument_id"], row["tier"], _dt(start), _dt(end)])
+        new = DailyRollup.objects.filter(**key).values(*_CELL).first()
+        _apply_delta(old, new)
+        if row["rfq__received_at"] is not None:
+            _hits_slices({_slice_of(row["rfq__received_at"], row["client_id"])})
         _touch(updated_at=timezone.now())
-        return DailyRollup.objects.filter(day=day, client_id=row["client_id"], instrument_id=row["instrument_id"],
-                                          tier=row["tier"]).first()
+        return DailyRollup.objects.filter(**key).first()

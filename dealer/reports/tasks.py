@@ -20,3 +20,9 @@ def refresh_rollups() -> int:
 @shared_task(name="dealer.reports.tasks.rebuild_rollups")
 def rebuild_rollups() -> float:
     return services.rollups_rebuild()
+
+
+@shared_task(name="dealer.reports.tasks.catch_up_hits")
+def catch_up_hits() -> int:
+    """Every minute: fold RFQs that reached an outcome (expired, rejected, booked) into the hit ratios."""
+    return services.hits_catch_up()

@@ -172,7 +172,7 @@ def _hits(request: HttpRequest, scope: sel.Scope, f: sel.Filters) -> Page:
     page = Page()
     start, end, clipped = sel.hit_window(f)
     if clipped:
-        page.notes.append(f"Hit ratios read RFQs: shown for the last {sel.HIT_WINDOW_DAYS} days of the range, "
+        page.notes.append(f"Hit ratios are shown for the last {sel.HIT_WINDOW_DAYS} days of the range, "
                           f"{start} to {end}.")
     hr = sel.hit_ratios(scope=scope, f=f)
     titles = {"tier": "tier", "asset_class": "asset class", "size": "size bucket (face)",
@@ -197,7 +197,8 @@ def _hits(request: HttpRequest, scope: sel.Scope, f: sel.Filters) -> Page:
                              ["bin", "n", "predicted", "realized", "low", "high"],
                              [[c[k] for k in ("bin", "n", "predicted", "realized", "low", "high")] for c in cal]))
     page.notes.append("Predicted: the quote's stored win probability where the recommendation recorded one, otherwise "
-                      "the current fitted model (pricing.winprob) applied to the quote; the most recent 5,000 quotes.")
+                      "the fitted model (pricing.winprob) when the RFQ's outcome was last rolled up (the rebuild "
+                      "applies the current model to all); every quoted RFQ with an outcome in the window.")
     return page
 
 

@@ -13,7 +13,9 @@ from django.utils import timezone
 from dealer.desk.models import Markout, Trade
 from dealer.reports import selectors as sel
 from dealer.reports.models import DailyRollup
+from dealer.reports.models import ClientDayRollup, ClientMonthRollup, DeskDayRollup, HitDeskRollup, HitRollup
 from dealer.reports.services import rollups_apply_trade, rollups_rebuild, rollups_refresh
+from tests.reports.rollup_checks import assert_coarse_equal, assert_hits_equal_rfqs
 
 RTOL = 1e-9
 
@@ -48,7 +50,9 @@ def direct_cells() -> dict[tuple[Any, ...], dict[str, Any]]:
 
 
 def assert_rollups_equal_trades() -> None:
+    """Every trade rollup (per instrument, desk day, client day, client month) equals the trades."""
     expected = direct_cells()
+    assert_coarse_equal(expected)
     got = {(r.day, r.client_id, r.instrument_id, r.tier): r for r in DailyRollup.objects.all()}
     assert set(got) == set(expected)
     for key, e in expected.items():
@@ -69,6 +73,7 @@ def _everything(today: date) -> sel.Filters:
 def test_seeded_rollups_equal_the_trades(seeded: Any) -> None:
     assert Trade.objects.count() >= 500
     assert_rollups_equal_trades()
+    assert_hits_equal_rfqs()
 
 
 @pytest.mark.django_db
@@ -123,6 +128,7 @@ def test_flow_inventory_and_hit_totals_equal_direct_sums(seeded: Any) -> None:
     assert _close(last, float(net))
     hr = sel.hit_ratios(scope=scope, f=sel.Filters(start=timezone.now().date() - timedelta(days=60),
                                                      end=timezone.now().date()))
+    assert {r["key"] for r in hr["tables"]["tier"]} == {1, 2, 3}
     tiers = hr["tables"]["tier"]
     from dealer.desk.models import Rfq
 
@@ -136,13 +142,30 @@ def test_flow_inventory_and_hit_totals_equal_direct_sums(seeded: Any) -> None:
 @pytest.mark.django_db
 def test_rebuild_and_refresh_keep_rollups_equal_to_trades(seeded: Any) -> None:
     DailyRollup.objects.all().update(pnl=0, trades=99)
+    for model in (DeskDayRollup, ClientDayRollup, ClientMonthRollup):
+        model.objects.all().update(pnl=0, trades=99)
+    HitRollup.objects.all().update(quoted=7)
+    HitDeskRollup.objects.order_by("id").first().delete()
     rollups_rebuild()
     assert_rollups_equal_trades()
+    assert_hits_equal_rfqs()
     # a markout landing later reaches the P&L through the nightly refresh
     t = Trade.objects.order_by("-booked_at").first()
     Markout.objects.filter(trade=t, horizon_seconds=86400).delete()
     rollups_refresh(days=800)
     assert_rollups_equal_trades()
+    assert_hits_equal_rfqs()
+
+
+@pytest.mark.django_db
+def test_refresh_of_recent_days_keeps_older_rollups(seeded: Any) -> None:
+    """The nightly refresh recomputes whole months of the monthly table around its days and
+    leaves the rest alone."""
+    before = ClientMonthRollup.objects.count()
+    rollups_refresh(days=3)
+    assert ClientMonthRollup.objects.count() == before
+    assert_rollups_equal_trades()
+    assert_hits_equal_rfqs()
 
 
 @pytest.mark.django_db
@@ -151,4 +174,83 @@ def test_apply_trade_is_idempotent(seeded: Any) -> None:
     rollups_apply_trade(t.id)
     rollups_apply_trade(t.id)
     assert_rollups_equal_trades()
+    assert_hits_equal_rfqs()
     assert rollups_apply_trade(10**9) is None
+
+
+@pytest.mark.django_db
+def test_apply_trade_moves_the_coarser_tables_by_the_new_trade(seeded: Any) -> None:
+    """A trade written after the rebuild (as booking does) reaches every table through the delta."""
+    from dealer.desk.models import Rfq
+
+    src = Trade.objects.order_by("id").first()
+    rfq = Rfq.objects.create(client=src.client, client_rfq_id="late-1", instrument=src.instrument, side="sell",
+                             quantity=Decimal("1500000"), status="booked", tier=src.tier, received_at=timezone.now())
+    from dealer.desk.models import Quote
+
+    quote = Quote.objects.create(rfq=rfq, status="accepted", price=src.price, quantity=rfq.quantity, mid=src.mid_at_booking,
+                                 half_spread_bp=3.0, created_at=timezone.now())
+    Rfq.objects.filter(pk=rfq.pk).update(quote=quote)
+    trade = Trade.objects.create(rfq=rfq, quote=quote, client=src.client, instrument=src.instrument, side="sell",
+                                 quantity=rfq.quantity, price=src.price, mid_at_booking=src.mid_at_booking,
+                                 booked_at=timezone.now(), tier=src.tier)
+    rollups_apply_trade(trade.id)
+    assert_rollups_equal_trades()
+    assert_hits_equal_rfqs()
+
+
+def _every_view(seeded: Any) -> list[tuple[Any, sel.Filters]]:
+    from dataclasses import replace
+
+    today = timezone.now().date()
+    mid_month = replace(_everything(today), start=date(today.year - 1, today.month, 17), end=today - timedelta(days=3))
+    short = replace(_everything(today), start=today - timedelta(days=20), end=today)
+    out = []
+    for user in ("mgmt1", "rm1", "trader1"):
+        scope = sel.scope_for(seeded.user(user))
+        for f in (mid_month, short, _everything(today)):
+            for group_by, period in (("tier", "month"), ("asset_class", "month"), ("sector", "month"),
+                                     ("period", "week"), ("period", "quarter"), ("client", "month"), ("rm", "month")):
+                if scope.is_desk and group_by in ("client", "rm"):
+                    continue
+                out.append((scope, replace(f, group_by=group_by, period=period)))
+        out.append((scope, replace(mid_month, group_by="tier", tier=2, asset_class="ig_corp")))
+        if not scope.is_desk:
+            out.append((scope, replace(mid_month, group_by="period", period="month", client="CLT0004")))
+    return out
+
+
+@pytest.mark.django_db
+def test_every_rollup_route_gives_the_per_instrument_figures(seeded: Any) -> None:
+    """Whichever coarser tables a view is answered from, it gives what the per-instrument rollup
+    gives (scope, filters, group-by and period; ranges with and without whole months)."""
+    for scope, f in _every_view(seeded):
+        got = sel.profitability(scope=scope, f=f)
+        ref = sel.rollup_sums([sel.rollups(scope=scope, f=f)], {"key": sel._key_expr(f)},
+                              {"trades": "trades", "volume": "volume", "pnl": "pnl"})
+        ref_by_key = {sel._key_out(r["key"]): r for r in ref}
+        assert {r["key"] for r in got["results"]} == set(ref_by_key), (scope.kind, f)
+        for r in got["results"]:
+            e = ref_by_key[r["key"]]
+            assert r["trades"] == e["trades"] and r["volume"] == e["volume"], (scope.kind, f, r["key"])
+            assert _close(r["pnl"], e["pnl"]), (scope.kind, f, r["key"])
+        assert got["total"]["trades"] > 0, (scope.kind, f)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("user", ["mgmt1", "rm1", "trader1"])
+def test_report_pages_read_no_trade_or_rfq_rows(seeded: Any, user: str) -> None:
+    """The report pages read rollups only (the drill-down to trades is the one exception)."""
+    from django.db import connection
+    from django.test import Client as HttpClient
+    from django.test.utils import CaptureQueriesContext
+
+    http = HttpClient()
+    http.force_login(seeded.user(user))
+    today = timezone.now().date()
+    q = {"start": (today - timedelta(days=400)).isoformat(), "end": today.isoformat()}
+    for path in ("/reports/", "/reports/flow/", "/reports/hits/", "/reports/inventory/"):
+        with CaptureQueriesContext(connection) as ctx:
+            assert http.get(path, q).status_code == 200
+        bad = [x["sql"] for x in ctx.captured_queries if '"desk_trade"' in x["sql"] or '"desk_rfq"' in x["sql"]]
+        assert not bad, (path, bad[:1])
