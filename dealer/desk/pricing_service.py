@@ -20,6 +20,7 @@ from crm.models import Client
 from dealer.desk import pricing_context as ctx
 from dealer.desk.models import Quote, Rfq
 from dealer.desk.services import _move
+from dealer.events import flush as flush_events
 from pricing.quoting import COMPONENTS, REASONS, RfqArrays, quote_batch
 
 CLAIM_LIMIT = 1000
@@ -130,6 +131,9 @@ def price_waiting_rfqs() -> int:
         _save_outcomes([r for _, r in priced])
         for _, rfq in priced:
             _publish_priced(rfq)
+    # Wait (the GIL released) until the publisher thread has sent this batch's messages: a run
+    # pricing batch after batch would otherwise starve it, and the pushes would fall behind.
+    flush_events(timeout=2.0)
     return len(priced)
 
 
