@@ -75,6 +75,11 @@ def claim_waiting(limit: int = CLAIM_LIMIT) -> list[tuple[Rfq, float]]:
     return out
 
 
+def refresh_context() -> None:
+    """Bring the kept pricing context up to date between batches (it reloads only what moved)."""
+    ctx.pricing_context()
+
+
 def _dec(x: float, places: str = "0.000001") -> Decimal:
     return Decimal(repr(float(x))).quantize(Decimal(places))
 

@@ -31,8 +31,10 @@ def price_rfqs() -> int:
         while time.monotonic() < until:
             n = pricing_service.price_waiting_rfqs()
             priced += n
-            if not n and not services.pricing_flag.wait(LINGER_SECONDS):
-                break
+            if not n:
+                pricing_service.refresh_context()  # a new market tick is read now, not in the next RFQ's time
+                if not services.pricing_flag.wait(LINGER_SECONDS):
+                    break
     finally:
         services.pricing_flag.clear()
     return priced + pricing_service.price_waiting_rfqs()
