@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 from crm.models import Client
@@ -27,6 +28,11 @@ def book_trade(code: str, instrument: Instrument, side: str, quantity: str, seni
                                                                        Decimal(quantity)))
     price_waiting_rfqs()
     rfq = Rfq.objects.get(id=rfq.id)
+    deadline = time.monotonic() + 10
+    while rfq.status in ("received", "pricing") and time.monotonic() < deadline:
+        time.sleep(0.02)  # a worker left running by an earlier test claimed it first
+        price_waiting_rfqs()
+        rfq = Rfq.objects.get(id=rfq.id)
     if rfq.status == "pending_review":
         services.review_decide(user=senior, rfq_id=rfq.id, action="send")
         rfq = Rfq.objects.get(id=rfq.id)
