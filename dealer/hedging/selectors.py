@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import numpy as np
-from django.db.models import QuerySet, Sum
+from django.db import connection
+from django.db.models import F, Q, QuerySet, Sum
 
 from crm.models import Interest
-from dealer.desk.models import Axe, Position, Rfq
-from dealer.hedging.models import HedgeDecision, HedgeOrder
+from dealer.desk.models import Axe, Position, Rfq, Trade
+from dealer.hedging.models import HedgeDecision, HedgeFill, HedgeOrder
 from dealer.market.models import DailyClose, Instrument, Venue
 
 _lock = threading.Lock()
@@ -77,34 +78,95 @@ def latest_close(instrument_id: int) -> float | None:
     return DailyClose.objects.filter(instrument_id=instrument_id).order_by("-date").values_list("close", flat=True).first()
 
 
-def axe_face(instrument_id: int) -> float:
-    """Signed face the desk wants on this instrument (buy +)."""
-    total = 0.0
-    for side, qty in Axe.objects.filter(instrument_id=instrument_id, active=True).values_list("side", "quantity"):
-        total += float(qty) if side == "buy" else -float(qty)
-    return total
+def axe_faces(instrument_ids: Iterable[int]) -> dict[int, float]:
+    """Signed face the desk wants on each instrument (buy +), zero where it has no active axe."""
+    ids = set(instrument_ids)
+    totals = {i: 0.0 for i in ids}
+    for iid, side, qty in Axe.objects.filter(instrument_id__in=ids, active=True).order_by("id").values_list(
+            "instrument_id", "side", "quantity"):
+        totals[iid] += float(qty) if side == "buy" else -float(qty)
+    return totals
 
 
 NATURAL_SIZE = 1_000_000.0
 
 
-def offsetting_interest(instrument: Instrument, desk_change: float, exclude_client_id: int) -> tuple[float, list[str]]:
-    """Face other clients would take off the desk's hands: their open opposite RFQs on the
-    instrument plus a natural size per client whose interest matches."""
-    if desk_change == 0:
-        return 0.0, []
-    wanted = "buy" if desk_change > 0 else "sell"  # a long desk needs client buyers
-    open_rfqs = Rfq.objects.filter(instrument=instrument, side=wanted, status__in=["quoted", "pending_review"]).exclude(
-        client_id=exclude_client_id).aggregate(q=Sum("quantity"))["q"] or 0
-    interested = list(
-        Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
-            scope="instrument", value=instrument.isin).values_list("client__code", flat=True)
-    ) + list(Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
-        scope="issuer", value=instrument.issuer).values_list("client__code", flat=True)) + list(
-        Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
-            scope="sector", value=instrument.sector).values_list("client__code", flat=True))
-    codes = sorted(set(interested))
-    return float(open_rfqs) + NATURAL_SIZE * len(codes), codes
+def offsetting_interests(wants: Sequence[tuple[Instrument, float, int]]) -> list[tuple[float, list[str]]]:
+    """For each (instrument, desk change, client id): the face other clients would take off the
+    desk's hands, their open opposite RFQs on the instrument plus a natural size per client whose
+    interest (instrument, issuer or sector) matches, and those clients' codes. Two queries for
+    the whole list."""
+    out: list[tuple[float, list[str]]] = [(0.0, []) for _ in wants]
+    live = [k for k, (_, change, _) in enumerate(wants) if change != 0]
+    if not live:
+        return out
+    insts = {wants[k][0].id: wants[k][0] for k in live}
+    open_rfqs: dict[tuple[int, str], list[tuple[int, Decimal]]] = {}
+    for iid, side, cid, q in (Rfq.objects.filter(instrument_id__in=insts, status__in=["quoted", "pending_review"])
+                              .order_by().values("instrument_id", "side", "client_id")
+                              .annotate(q=Sum("quantity")).values_list("instrument_id", "side", "client_id", "q")):
+        open_rfqs.setdefault((iid, side), []).append((cid, q))
+    match = (Q(scope="instrument", value__in={i.isin for i in insts.values()})
+             | Q(scope="issuer", value__in={i.issuer for i in insts.values()})
+             | Q(scope="sector", value__in={i.sector for i in insts.values()}))
+    interests = list(Interest.objects.filter(match).values_list("client_id", "client__code", "scope", "value", "side"))
+    for k in live:
+        inst, change, exclude = wants[k]
+        wanted = "buy" if change > 0 else "sell"  # a long desk needs client buyers
+        rfq_face = sum((q for cid, q in open_rfqs.get((inst.id, wanted), []) if cid != exclude), Decimal(0))
+        of_inst = {"instrument": inst.isin, "issuer": inst.issuer, "sector": inst.sector}
+        codes = sorted({code for cid, code, scope, value, side in interests
+                        if side == wanted and cid != exclude and of_inst[scope] == value})
+        out[k] = (float(rfq_face) + NATURAL_SIZE * len(codes), codes)
+    return out
+
+
+def positions_after(trades: Sequence[Trade]) -> dict[int, float]:
+    """The desk's position in each trade's instrument just after that trade booked.
+
+    The position now, less the trades booked after it on the instrument (by id) and the hedge
+    fills booked after it, in one statement, so that it reads one consistent snapshot.
+    """
+    if not trades:
+        return {}
+    qn = connection.ops.quote_name
+    position, trade = qn(Position._meta.db_table), qn(Trade._meta.db_table)
+    fill, order = qn(HedgeFill._meta.db_table), qn(HedgeOrder._meta.db_table)
+    # A later trade's booked_at can precede an earlier one's by the length of a booking
+    # transaction at most; the bound lets the (instrument, booked_at) index do the work.
+    since = connection.ops.adapt_datetimefield_value(min(t.booked_at for t in trades) - timedelta(minutes=1))
+    marks = ", ".join(["%s"] * len(trades))
+    sql = (
+        f"SELECT t.id,"
+        f" COALESCE((SELECT p.quantity FROM {position} p WHERE p.instrument_id = t.instrument_id), 0),"
+        f" COALESCE((SELECT SUM(CASE WHEN l.side = 'buy' THEN -l.quantity ELSE l.quantity END) FROM {trade} l"
+        f"  WHERE l.instrument_id = t.instrument_id AND l.booked_at >= %s AND l.id > t.id), 0),"
+        f" COALESCE((SELECT SUM(CASE WHEN o.side = 'buy' THEN f.quantity ELSE -f.quantity END) FROM {fill} f"
+        f"  JOIN {order} o ON o.id = f.order_id"
+        f"  WHERE o.instrument_id = t.instrument_id AND f.filled_at > t.booked_at), 0)"
+        f" FROM {trade} t WHERE t.id IN ({marks})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since, *[t.id for t in trades]])
+        rows = cursor.fetchall()
+    cents = Decimal("0.01")
+    return {tid: float((_dec(now) - _dec(later) - _dec(fills)).quantize(cents)) for tid, now, later, fills in rows}
+
+
+def _dec(x: Any) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+def daily_hedge_usage(start: datetime) -> tuple[Decimal, list[tuple[int, str, Decimal]]]:
+    """What the day's hedge notional limit has used since `start`: the notional of today's fills,
+    and per instrument (sim index, asset class, face) the unfilled part of live orders made today."""
+    fills = HedgeFill.objects.filter(filled_at__gte=start).aggregate(q=Sum(F("quantity") * F("price") / 100))["q"] or 0
+    live = list(HedgeOrder.objects.filter(status__in=["pending", "working"], release_at__isnull=False,
+                                          created_at__gte=start)
+                .order_by().values("instrument_id")
+                .annotate(face=Sum(F("quantity") - F("filled")))
+                .values_list("instrument__sim_index", "instrument__asset_class__code", "face"))
+    return Decimal(str(fills)), [(idx, code, _dec(face)) for idx, code, face in live if face]
 
 
 def venues() -> list[Venue]:
@@ -112,6 +174,7 @@ def venues() -> list[Venue]:
 
 
 def position_quantity(instrument_id: int) -> float:
+    """The desk's position now (manual steps; hedge decisions use :func:`positions_after`)."""
     q = Position.objects.filter(instrument_id=instrument_id).values_list("quantity", flat=True).first()
     return float(q or 0)
 
