@@ -19,59 +19,95 @@ _lock = threading.Lock()
 _proxy_cache: dict[tuple[int, int, int], Any] = {}
 
 
-def proxy_plan_cached(target: Instrument, days: int) -> tuple[list[Instrument], np.ndarray]:
+ProxyPlan = tuple[list[Instrument], np.ndarray]
+
+
+def proxy_plan_cached(target: Instrument, days: int) -> ProxyPlan:
     """Proxies of a bond and the closes' returns behind their ratios, kept per process for the
     day (closes are daily: they do not change intraday)."""
-    key = (target.id, days, date.today().toordinal())
+    return proxy_plans_cached([target], days)[target.id]
+
+
+def proxy_plans_cached(targets: Iterable[Instrument], days: int) -> dict[int, ProxyPlan]:
+    """:func:`proxy_plan_cached` for many bonds: the ones not in the day's cache are estimated
+    together, from two queries (the hedge instruments, the closes) whatever their number."""
+    today = date.today().toordinal()
+    out: dict[int, ProxyPlan] = {}
+    missing: dict[int, Instrument] = {}
     with _lock:
-        hit = _proxy_cache.get(key)
-    if hit is not None:
-        return hit
-    proxies = proxy_instruments(target)
-    returns = close_returns([target.id] + [p.id for p in proxies], days) if proxies else np.zeros((0, 1))
+        for t in targets:
+            hit = _proxy_cache.get((t.id, days, today))
+            if hit is not None:
+                out[t.id] = hit
+            else:
+                missing[t.id] = t
+    if not missing:
+        return out
+    candidates = list(Instrument.objects.select_related("asset_class").filter(
+        Q(asset_class__code="rates_future") | Q(asset_class__code="cds_index", liquidity_bucket=1)))
+    proxies = {tid: proxy_instruments(t, candidates) for tid, t in missing.items()}
+    wanted = {i for tid, ps in proxies.items() if ps for i in [tid, *(p.id for p in ps)]}
+    closes = closes_by_instrument(wanted) if wanted else {}
+    for tid, ps in proxies.items():
+        ids = [tid] + [p.id for p in ps]
+        out[tid] = (ps, close_returns(ids, days, closes=closes) if ps else np.zeros((0, 1)))
     with _lock:
         if len(_proxy_cache) > 5000:
             _proxy_cache.clear()
-        _proxy_cache[key] = (proxies, returns)
-    return proxies, returns
+        for tid in missing:
+            _proxy_cache[(tid, days, today)] = out[tid]
+    return out
 
 
-def proxy_instruments(target: Instrument) -> list[Instrument]:
+def proxy_instruments(target: Instrument, candidates: list[Instrument] | None = None) -> list[Instrument]:
     """The liquid hedges of a bond: a rates future of the nearest duration, and for credit the index.
 
     govt: the future; ig_corp: future + IG CDS index (CDX IG / iTraxx Main);
-    hy_corp: HY CDS index (CDX HY / iTraxx Crossover) + future.
+    hy_corp: HY CDS index (CDX HY / iTraxx Crossover) + future. `candidates`: the rates futures
+    and liquid CDS indices, when the caller has read them already.
     """
     ac = target.asset_class.code
     if ac not in ("govt", "ig_corp", "hy_corp"):
         return []
-    futures = list(Instrument.objects.filter(asset_class__code="rates_future", currency=target.currency))
+    if candidates is None:
+        candidates = list(Instrument.objects.select_related("asset_class").filter(
+            Q(asset_class__code="rates_future") | Q(asset_class__code="cds_index", liquidity_bucket=1)))
+    futures = [i for i in candidates if i.asset_class.code == "rates_future" and i.currency == target.currency]
     out: list[Instrument] = []
     if futures:
         out.append(min(futures, key=lambda f: abs(f.duration - target.duration)))
     if ac != "govt":
         words = ("IG", "MAIN") if ac == "ig_corp" else ("HY", "XOVER")
-        indices = [i for i in Instrument.objects.filter(asset_class__code="cds_index", currency=target.currency,
-                                                        liquidity_bucket=1)
-                   if any(f" {w} " in f" {i.description} " for w in words)]
+        indices = [i for i in candidates
+                   if i.asset_class.code == "cds_index" and i.currency == target.currency and i.liquidity_bucket == 1
+                   and any(f" {w} " in f" {i.description} " for w in words)]
         if indices:
             out.insert(0 if ac == "hy_corp" else len(out), indices[0])
     return out
 
 
-def close_returns(instrument_ids: list[int], days: int) -> np.ndarray:
-    """(T, K) daily log returns of the instruments over their last `days` common closes."""
-    rows = DailyClose.objects.filter(instrument_id__in=instrument_ids).order_by("date").values_list(
-        "instrument_id", "date", "close")
-    by: dict[int, dict[date, float]] = {i: {} for i in instrument_ids}
-    for iid, d, c in rows:
-        by[iid][d] = c
+def closes_by_instrument(instrument_ids: Iterable[int]) -> dict[int, dict[date, float]]:
+    """Every daily close of the instruments, by instrument and date (one query)."""
+    by: dict[int, dict[date, float]] = {}
+    for iid, d, c in DailyClose.objects.filter(instrument_id__in=set(instrument_ids)).order_by().values_list(
+            "instrument_id", "date", "close"):
+        by.setdefault(iid, {})[d] = c
+    return by
+
+
+def close_returns(instrument_ids: list[int], days: int, *,
+                  closes: dict[int, dict[date, float]] | None = None) -> np.ndarray:
+    """(T, K) daily log returns of the instruments over their last `days` common closes
+    (`closes`: from :func:`closes_by_instrument`, when the caller has read them already)."""
+    if closes is None:
+        closes = closes_by_instrument(instrument_ids)
+    by = {i: closes.get(i, {}) for i in instrument_ids}
     common = sorted(set.intersection(*(set(v) for v in by.values()))) if by else []
     common = common[-(days + 1):]
     if len(common) < 3:
         return np.zeros((0, len(instrument_ids)))
-    closes = np.array([[by[i][d] for i in instrument_ids] for d in common])
-    return np.diff(np.log(closes), axis=0)
+    table = np.array([[by[i][d] for i in instrument_ids] for d in common])
+    return np.diff(np.log(table), axis=0)
 
 
 def latest_close(instrument_id: int) -> float | None:

@@ -223,11 +223,13 @@ def _decide_batch(trade_id: int | None) -> Decided:
                        for i in insts],
             small_fraction=conf.small_fraction / (5.0 if stressed else 1.0))
         reasons = policy.explain()
+        proxies = selectors.proxy_plans_cached(
+            [t.instrument for t, a in zip(trades, policy.action.tolist()) if ACTIONS[a] == "proxy"], conf.history_days)
         plans: list[tuple[HedgeDecision, list[dict[str, Any]]]] = []
         for k, trade in enumerate(trades):
             decision, orders = _decision_for(trade, k, policy, reasons[k], desk_change[k], change[k],
                                              positions[trade.id], axes[trade.instrument_id], interests[k],
-                                             conf, market, now)
+                                             proxies.get(trade.instrument_id), conf, market, now)
             plans.append((decision, orders))
         decided_at = timezone.now()
         for decision, _ in plans:
@@ -243,8 +245,9 @@ def _decide_batch(trade_id: int | None) -> Decided:
 
 
 def _decision_for(trade: Trade, k: int, policy: Any, reason: str, desk_change: float, change: float,
-                  position_after: float, axe: float, interest: tuple[float, list[str]], conf: HedgeSettings,
-                  market: _Market, now: datetime) -> tuple[HedgeDecision, list[dict[str, Any]]]:
+                  position_after: float, axe: float, interest: tuple[float, list[str]],
+                  proxy: selectors.ProxyPlan | None, conf: HedgeSettings, market: _Market,
+                  now: datetime) -> tuple[HedgeDecision, list[dict[str, Any]]]:
     """One trade's decision (unsaved) and the orders that carry it out, from the batch's policy."""
     inst = trade.instrument
     stressed = market.stressed
@@ -259,7 +262,7 @@ def _decision_for(trade: Trade, k: int, policy: Any, reason: str, desk_change: f
     orders: list[dict[str, Any]] = []
     if action == "proxy":
         try:
-            orders, proxy_figures = _proxy_plan(inst, change, conf, market, now)
+            orders, proxy_figures = _proxy_plan(inst, change, proxy, market, now)
             figures.update(proxy_figures)
             reason += f"; proxies {', '.join(p['isin'] for p in proxy_figures['proxies'])}, variance reduction {proxy_figures['variance_reduction']:.0%}"
         except DeskError as exc:
@@ -280,9 +283,9 @@ def _decision_for(trade: Trade, k: int, policy: Any, reason: str, desk_change: f
     return decision, orders
 
 
-def _proxy_plan(inst: Instrument, change: float, conf: HedgeSettings, market: _Market,
+def _proxy_plan(inst: Instrument, change: float, plan: selectors.ProxyPlan | None, market: _Market,
                 now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    proxies, returns = selectors.proxy_plan_cached(inst, conf.history_days)
+    proxies, returns = plan if plan is not None else ([], np.zeros((0, 1)))
     if not proxies:
         raise DeskError("no proxy instrument for this bond")
     if returns.shape[0] < 20:
