@@ -231,12 +231,14 @@ def _decide_batch(trade_id: int | None) -> Decided:
                                              positions[trade.id], axes[trade.instrument_id], interests[k],
                                              proxies.get(trade.instrument_id), conf, market, now)
             plans.append((decision, orders))
+        parents, leaves = _build_orders(plans, _Limits(conf, market, now))
+        # Stamped as late as it can be: only the inserts and the commit come after it.
         decided_at = timezone.now()
         for decision, _ in plans:
             decision.decided_at = decided_at
             decision.latency_ms = (decided_at - decision.trade.booked_at).total_seconds() * 1000.0
         HedgeDecision.objects.bulk_create([d for d, _ in plans])
-        created = _create_orders(plans, _Limits(conf, market, now))
+        created = _write_orders(parents, leaves)
         for decision, _ in plans:
             events.desk_event({"type": "hedge", "trade_id": decision.trade_id, "decision": decision.decision,
                                "reason": decision.reason})
@@ -358,8 +360,14 @@ def _split(instrument: Instrument, qty: Decimal, conf: HedgeSettings, market: _M
 
 def _create_orders(plans: list[tuple[HedgeDecision, list[dict[str, Any]]]], limits: _Limits,
                    parent: HedgeOrder | None = None) -> list[HedgeOrder]:
-    """Write the orders of saved decisions in bulk (with their history rows): a schedule's parent
-    first, then the pieces, each split to the per-order limit and admitted against the day's."""
+    """Write the orders of saved decisions (see :func:`_build_orders`)."""
+    return _write_orders(*_build_orders(plans, limits, parent))
+
+
+def _build_orders(plans: list[tuple[HedgeDecision, list[dict[str, Any]]]], limits: _Limits,
+                  parent: HedgeOrder | None = None) -> tuple[list[HedgeOrder], list[HedgeOrder]]:
+    """The orders of the decisions, unsaved: a schedule's parents, and the pieces, each split to
+    the per-order limit and admitted against the day's (or rejected with the reason)."""
     parents: list[HedgeOrder] = []
     leaves: list[HedgeOrder] = []
 
@@ -381,6 +389,11 @@ def _create_orders(plans: list[tuple[HedgeDecision, list[dict[str, Any]]]], limi
             parents.append(p)
             for child in children:
                 add_leaves(decision, child, p)
+    return parents, leaves
+
+
+def _write_orders(parents: list[HedgeOrder], leaves: list[HedgeOrder]) -> list[HedgeOrder]:
+    """Insert the orders of saved decisions in bulk with their history rows, parents first."""
     for batch in (parents, leaves):
         if batch:
             HedgeOrder.objects.bulk_create(batch)
