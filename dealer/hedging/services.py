@@ -153,7 +153,7 @@ class Decided:
 def hedge_decide(*, trade_id: int) -> HedgeDecision:
     """Decide the hedge of a booked trade (idempotent: a second call returns the first decision).
 
-    Every other trade waiting for its decision is decided in the same batch."""
+    The recent trades booked after it and waiting for their decision are decided in the same batch."""
     existing = HedgeDecision.objects.filter(trade_id=trade_id).first()
     if existing is not None:
         return existing
@@ -163,7 +163,8 @@ def hedge_decide(*, trade_id: int) -> HedgeDecision:
 
 
 def hedge_decide_pending(*, trade_id: int | None = None) -> Decided:
-    """Decide every trade still waiting for its hedge decision, `trade_id` among them.
+    """Decide the trades still waiting for their hedge decision: `trade_id` and the recent ones
+    booked after it, or without `trade_id` every recent one.
 
     A trade whose decision exists costs one query (a task for a trade an earlier batch took).
     A trade another batch holds (or a markout write locks) is waited for, then looked at again,
@@ -191,10 +192,18 @@ def hedge_decide_pending(*, trade_id: int | None = None) -> Decided:
 
 
 def _claim(trade_id: int | None, now: datetime) -> list[Trade]:
-    """Lock the trades waiting for a decision (skipping those another batch holds), oldest first."""
+    """Lock the trades waiting for a decision (skipping those another batch holds), oldest first.
+
+    With `trade_id`: that trade and the recent ones booked after it, so that the claim reads the
+    primary key from there on (the backlog behind the task), not the whole window; the trades
+    before it have tasks of their own, ahead of it in the queue.
+    """
     qs = Trade.objects.select_related("instrument__asset_class").filter(hedge_decision__isnull=True)
     recent = Q(booked_at__gte=now - CLAIM_WINDOW)
-    qs = qs.filter(recent | Q(id=trade_id) if trade_id is not None else recent)
+    if trade_id is not None:
+        qs = qs.filter(id__gte=trade_id).filter(recent | Q(id=trade_id))
+    else:
+        qs = qs.filter(recent)
     if connection.features.has_select_for_update_skip_locked:
         qs = qs.select_for_update(skip_locked=True, of=("self",))
     return list(qs.order_by("id")[:CLAIM_LIMIT])

@@ -30,7 +30,7 @@ def test_one_call_decides_every_waiting_trade_with_the_position_after_each(desk)
               book_trade("CLT0008", inst, "buy", "200000"),    # desk +400k: toward flat
               book_trade("CLT0007", inst, "sell", "300000"),   # desk +700k: adds 300k
               book_trade("CLT0008", inst, "buy", "900000")]    # desk -200k: crosses, adds 200k short
-    services.hedge_decide(trade_id=trades[-1].id)
+    services.hedge_decide(trade_id=trades[0].id)  # the first trade's task takes the ones behind it
     decisions = [HedgeDecision.objects.get(trade=t) for t in trades]
     assert len({d.decided_at for d in decisions}) == 1  # one batch
     assert [d.figures["position_after"] for d in decisions] == [600000.0, 400000.0, 700000.0, -200000.0]
@@ -76,7 +76,7 @@ def test_the_daily_limit_holds_across_the_trades_of_a_batch_and_after(desk) -> N
     conf = HedgeSettings.current()
     conf.max_daily_notional = Decimal("300000")  # one offset of 200,000 face near par fits, two do not
     conf.save()
-    services.hedge_decide(trade_id=tb.id)
+    services.hedge_decide(trade_id=ta.id)
     first, second = (HedgeDecision.objects.get(trade=t).orders.get() for t in (ta, tb))
     assert first.status == "pending" and first.reason == ""
     assert second.status == "rejected" and "day's hedge notional" in second.reason
