@@ -81,6 +81,8 @@ class HedgeFill(models.Model):
     class Meta:
         ordering = ["filled_at"]
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="hedge_fill_quantity_positive")]
+        # The day's hedge notional (the daily limit) is summed over today's fills on every decision batch.
+        indexes = [models.Index(fields=["filled_at"])]
 
 
 class HedgeAction(models.Model):

@@ -2,109 +2,207 @@
 from __future__ import annotations
 
 import threading
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import numpy as np
-from django.db.models import QuerySet, Sum
+from django.db import connection
+from django.db.models import F, Q, QuerySet, Sum
 
 from crm.models import Interest
-from dealer.desk.models import Axe, Position, Rfq
-from dealer.hedging.models import HedgeDecision, HedgeOrder
+from dealer.desk.models import Axe, Position, Rfq, Trade
+from dealer.hedging.models import HedgeDecision, HedgeFill, HedgeOrder
 from dealer.market.models import DailyClose, Instrument, Venue
 
 _lock = threading.Lock()
 _proxy_cache: dict[tuple[int, int, int], Any] = {}
 
 
-def proxy_plan_cached(target: Instrument, days: int) -> tuple[list[Instrument], np.ndarray]:
+ProxyPlan = tuple[list[Instrument], np.ndarray]
+
+
+def proxy_plan_cached(target: Instrument, days: int) -> ProxyPlan:
     """Proxies of a bond and the closes' returns behind their ratios, kept per process for the
     day (closes are daily: they do not change intraday)."""
-    key = (target.id, days, date.today().toordinal())
+    return proxy_plans_cached([target], days)[target.id]
+
+
+def proxy_plans_cached(targets: Iterable[Instrument], days: int) -> dict[int, ProxyPlan]:
+    """:func:`proxy_plan_cached` for many bonds: the ones not in the day's cache are estimated
+    together, from two queries (the hedge instruments, the closes) whatever their number."""
+    today = date.today().toordinal()
+    out: dict[int, ProxyPlan] = {}
+    missing: dict[int, Instrument] = {}
     with _lock:
-        hit = _proxy_cache.get(key)
-    if hit is not None:
-        return hit
-    proxies = proxy_instruments(target)
-    returns = close_returns([target.id] + [p.id for p in proxies], days) if proxies else np.zeros((0, 1))
+        for t in targets:
+            hit = _proxy_cache.get((t.id, days, today))
+            if hit is not None:
+                out[t.id] = hit
+            else:
+                missing[t.id] = t
+    if not missing:
+        return out
+    candidates = list(Instrument.objects.select_related("asset_class").filter(
+        Q(asset_class__code="rates_future") | Q(asset_class__code="cds_index", liquidity_bucket=1)))
+    proxies = {tid: proxy_instruments(t, candidates) for tid, t in missing.items()}
+    wanted = {i for tid, ps in proxies.items() if ps for i in [tid, *(p.id for p in ps)]}
+    closes = closes_by_instrument(wanted) if wanted else {}
+    for tid, ps in proxies.items():
+        ids = [tid] + [p.id for p in ps]
+        out[tid] = (ps, close_returns(ids, days, closes=closes) if ps else np.zeros((0, 1)))
     with _lock:
         if len(_proxy_cache) > 5000:
             _proxy_cache.clear()
-        _proxy_cache[key] = (proxies, returns)
-    return proxies, returns
+        for tid in missing:
+            _proxy_cache[(tid, days, today)] = out[tid]
+    return out
 
 
-def proxy_instruments(target: Instrument) -> list[Instrument]:
+def proxy_instruments(target: Instrument, candidates: list[Instrument] | None = None) -> list[Instrument]:
     """The liquid hedges of a bond: a rates future of the nearest duration, and for credit the index.
 
     govt: the future; ig_corp: future + IG CDS index (CDX IG / iTraxx Main);
-    hy_corp: HY CDS index (CDX HY / iTraxx Crossover) + future.
+    hy_corp: HY CDS index (CDX HY / iTraxx Crossover) + future. `candidates`: the rates futures
+    and liquid CDS indices, when the caller has read them already.
     """
     ac = target.asset_class.code
     if ac not in ("govt", "ig_corp", "hy_corp"):
         return []
-    futures = list(Instrument.objects.filter(asset_class__code="rates_future", currency=target.currency))
+    if candidates is None:
+        candidates = list(Instrument.objects.select_related("asset_class").filter(
+            Q(asset_class__code="rates_future") | Q(asset_class__code="cds_index", liquidity_bucket=1)))
+    futures = [i for i in candidates if i.asset_class.code == "rates_future" and i.currency == target.currency]
     out: list[Instrument] = []
     if futures:
         out.append(min(futures, key=lambda f: abs(f.duration - target.duration)))
     if ac != "govt":
         words = ("IG", "MAIN") if ac == "ig_corp" else ("HY", "XOVER")
-        indices = [i for i in Instrument.objects.filter(asset_class__code="cds_index", currency=target.currency,
-                                                        liquidity_bucket=1)
-                   if any(f" {w} " in f" {i.description} " for w in words)]
+        indices = [i for i in candidates
+                   if i.asset_class.code == "cds_index" and i.currency == target.currency and i.liquidity_bucket == 1
+                   and any(f" {w} " in f" {i.description} " for w in words)]
         if indices:
             out.insert(0 if ac == "hy_corp" else len(out), indices[0])
     return out
 
 
-def close_returns(instrument_ids: list[int], days: int) -> np.ndarray:
-    """(T, K) daily log returns of the instruments over their last `days` common closes."""
-    rows = DailyClose.objects.filter(instrument_id__in=instrument_ids).order_by("date").values_list(
-        "instrument_id", "date", "close")
-    by: dict[int, dict[date, float]] = {i: {} for i in instrument_ids}
-    for iid, d, c in rows:
-        by[iid][d] = c
+def closes_by_instrument(instrument_ids: Iterable[int]) -> dict[int, dict[date, float]]:
+    """Every daily close of the instruments, by instrument and date (one query)."""
+    by: dict[int, dict[date, float]] = {}
+    for iid, d, c in DailyClose.objects.filter(instrument_id__in=set(instrument_ids)).order_by().values_list(
+            "instrument_id", "date", "close"):
+        by.setdefault(iid, {})[d] = c
+    return by
+
+
+def close_returns(instrument_ids: list[int], days: int, *,
+                  closes: dict[int, dict[date, float]] | None = None) -> np.ndarray:
+    """(T, K) daily log returns of the instruments over their last `days` common closes
+    (`closes`: from :func:`closes_by_instrument`, when the caller has read them already)."""
+    if closes is None:
+        closes = closes_by_instrument(instrument_ids)
+    by = {i: closes.get(i, {}) for i in instrument_ids}
     common = sorted(set.intersection(*(set(v) for v in by.values()))) if by else []
     common = common[-(days + 1):]
     if len(common) < 3:
         return np.zeros((0, len(instrument_ids)))
-    closes = np.array([[by[i][d] for i in instrument_ids] for d in common])
-    return np.diff(np.log(closes), axis=0)
+    table = np.array([[by[i][d] for i in instrument_ids] for d in common])
+    return np.diff(np.log(table), axis=0)
 
 
 def latest_close(instrument_id: int) -> float | None:
     return DailyClose.objects.filter(instrument_id=instrument_id).order_by("-date").values_list("close", flat=True).first()
 
 
-def axe_face(instrument_id: int) -> float:
-    """Signed face the desk wants on this instrument (buy +)."""
-    total = 0.0
-    for side, qty in Axe.objects.filter(instrument_id=instrument_id, active=True).values_list("side", "quantity"):
-        total += float(qty) if side == "buy" else -float(qty)
-    return total
+def axe_faces(instrument_ids: Iterable[int]) -> dict[int, float]:
+    """Signed face the desk wants on each instrument (buy +), zero where it has no active axe."""
+    ids = set(instrument_ids)
+    totals = {i: 0.0 for i in ids}
+    for iid, side, qty in Axe.objects.filter(instrument_id__in=ids, active=True).order_by("id").values_list(
+            "instrument_id", "side", "quantity"):
+        totals[iid] += float(qty) if side == "buy" else -float(qty)
+    return totals
 
 
 NATURAL_SIZE = 1_000_000.0
 
 
-def offsetting_interest(instrument: Instrument, desk_change: float, exclude_client_id: int) -> tuple[float, list[str]]:
-    """Face other clients would take off the desk's hands: their open opposite RFQs on the
-    instrument plus a natural size per client whose interest matches."""
-    if desk_change == 0:
-        return 0.0, []
-    wanted = "buy" if desk_change > 0 else "sell"  # a long desk needs client buyers
-    open_rfqs = Rfq.objects.filter(instrument=instrument, side=wanted, status__in=["quoted", "pending_review"]).exclude(
-        client_id=exclude_client_id).aggregate(q=Sum("quantity"))["q"] or 0
-    interested = list(
-        Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
-            scope="instrument", value=instrument.isin).values_list("client__code", flat=True)
-    ) + list(Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
-        scope="issuer", value=instrument.issuer).values_list("client__code", flat=True)) + list(
-        Interest.objects.filter(side=wanted).exclude(client_id=exclude_client_id).filter(
-            scope="sector", value=instrument.sector).values_list("client__code", flat=True))
-    codes = sorted(set(interested))
-    return float(open_rfqs) + NATURAL_SIZE * len(codes), codes
+def offsetting_interests(wants: Sequence[tuple[Instrument, float, int]]) -> list[tuple[float, list[str]]]:
+    """For each (instrument, desk change, client id): the face other clients would take off the
+    desk's hands, their open opposite RFQs on the instrument plus a natural size per client whose
+    interest (instrument, issuer or sector) matches, and those clients' codes. Two queries for
+    the whole list."""
+    out: list[tuple[float, list[str]]] = [(0.0, []) for _ in wants]
+    live = [k for k, (_, change, _) in enumerate(wants) if change != 0]
+    if not live:
+        return out
+    insts = {wants[k][0].id: wants[k][0] for k in live}
+    open_rfqs: dict[tuple[int, str], list[tuple[int, Decimal]]] = {}
+    for iid, side, cid, q in (Rfq.objects.filter(instrument_id__in=insts, status__in=["quoted", "pending_review"])
+                              .order_by().values("instrument_id", "side", "client_id")
+                              .annotate(q=Sum("quantity")).values_list("instrument_id", "side", "client_id", "q")):
+        open_rfqs.setdefault((iid, side), []).append((cid, q))
+    match = (Q(scope="instrument", value__in={i.isin for i in insts.values()})
+             | Q(scope="issuer", value__in={i.issuer for i in insts.values()})
+             | Q(scope="sector", value__in={i.sector for i in insts.values()}))
+    interests = list(Interest.objects.filter(match).values_list("client_id", "client__code", "scope", "value", "side"))
+    for k in live:
+        inst, change, exclude = wants[k]
+        wanted = "buy" if change > 0 else "sell"  # a long desk needs client buyers
+        rfq_face = sum((q for cid, q in open_rfqs.get((inst.id, wanted), []) if cid != exclude), Decimal(0))
+        of_inst = {"instrument": inst.isin, "issuer": inst.issuer, "sector": inst.sector}
+        codes = sorted({code for cid, code, scope, value, side in interests
+                        if side == wanted and cid != exclude and of_inst[scope] == value})
+        out[k] = (float(rfq_face) + NATURAL_SIZE * len(codes), codes)
+    return out
+
+
+def positions_after(trades: Sequence[Trade]) -> dict[int, float]:
+    """The desk's position in each trade's instrument just after that trade booked.
+
+    The position now, less the trades booked after it on the instrument (by id) and the hedge
+    fills booked after it, in one statement, so that it reads one consistent snapshot.
+    """
+    if not trades:
+        return {}
+    qn = connection.ops.quote_name
+    position, trade = qn(Position._meta.db_table), qn(Trade._meta.db_table)
+    fill, order = qn(HedgeFill._meta.db_table), qn(HedgeOrder._meta.db_table)
+    # A later trade's booked_at can precede an earlier one's by the length of a booking
+    # transaction at most; the bound lets the (instrument, booked_at) index do the work.
+    since = connection.ops.adapt_datetimefield_value(min(t.booked_at for t in trades) - timedelta(minutes=1))
+    marks = ", ".join(["%s"] * len(trades))
+    sql = (
+        f"SELECT t.id,"
+        f" COALESCE((SELECT p.quantity FROM {position} p WHERE p.instrument_id = t.instrument_id), 0),"
+        f" COALESCE((SELECT SUM(CASE WHEN l.side = 'buy' THEN -l.quantity ELSE l.quantity END) FROM {trade} l"
+        f"  WHERE l.instrument_id = t.instrument_id AND l.booked_at >= %s AND l.id > t.id), 0),"
+        f" COALESCE((SELECT SUM(CASE WHEN o.side = 'buy' THEN f.quantity ELSE -f.quantity END) FROM {fill} f"
+        f"  JOIN {order} o ON o.id = f.order_id"
+        f"  WHERE o.instrument_id = t.instrument_id AND f.filled_at > t.booked_at), 0)"
+        f" FROM {trade} t WHERE t.id IN ({marks})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [since, *[t.id for t in trades]])
+        rows = cursor.fetchall()
+    cents = Decimal("0.01")
+    return {tid: float((_dec(now) - _dec(later) - _dec(fills)).quantize(cents)) for tid, now, later, fills in rows}
+
+
+def _dec(x: Any) -> Decimal:
+    return x if isinstance(x, Decimal) else Decimal(str(x))
+
+
+def daily_hedge_usage(start: datetime) -> tuple[Decimal, list[tuple[int, str, Decimal]]]:
+    """What the day's hedge notional limit has used since `start`: the notional of today's fills,
+    and per instrument (sim index, asset class, face) the unfilled part of live orders made today."""
+    fills = HedgeFill.objects.filter(filled_at__gte=start).aggregate(q=Sum(F("quantity") * F("price") / 100))["q"] or 0
+    live = list(HedgeOrder.objects.filter(status__in=["pending", "working"], release_at__isnull=False,
+                                          created_at__gte=start)
+                .order_by().values("instrument_id")
+                .annotate(face=Sum(F("quantity") - F("filled")))
+                .values_list("instrument__sim_index", "instrument__asset_class__code", "face"))
+    return Decimal(str(fills)), [(idx, code, _dec(face)) for idx, code, face in live if face]
 
 
 def venues() -> list[Venue]:
@@ -112,6 +210,7 @@ def venues() -> list[Venue]:
 
 
 def position_quantity(instrument_id: int) -> float:
+    """The desk's position now (manual steps; hedge decisions use :func:`positions_after`)."""
     q = Position.objects.filter(instrument_id=instrument_id).values_list("quantity", flat=True).first()
     return float(q or 0)
 

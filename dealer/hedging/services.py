@@ -1,5 +1,13 @@
 """Hedging writes: decide a trade's hedge, create and work its orders, book fills, manual steps.
 
+Decisions are made in batches, as RFQs are priced: `hedge_decide_pending` claims every trade
+waiting for its decision (`SELECT ... FOR UPDATE SKIP LOCKED` on the trades, so two workers
+never decide the same trade; the decision's one-to-one trade key makes a second decision
+impossible), reads the context once (positions just after each trade, axes, client interest,
+settings, market snapshot), decides all in one call of `pricing.hedging.decide_hedges` and
+writes decisions and orders in bulk. Whoever creates orders holds the HedgeSettings row lock
+while it checks the desk's limits and writes, so that the day's limit sees every order before.
+
 Locks: `fill_attempt` holds the order row (`select_for_update`) while it draws, books the fill,
 moves the position and bumps `attempts`, all in one transaction; the fill's key is
 `<order id>:<attempt>`, unique, so a redelivered task after a crash replays the same attempt and
@@ -8,13 +16,14 @@ books it at most once.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import numpy as np
-from django.db import transaction
-from django.db.models import F, Sum
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dealer.desk import events
@@ -38,11 +47,28 @@ def _q(x: float) -> Decimal:
     return (Decimal(repr(abs(x))) / LOT).to_integral_value(rounding=ROUND_DOWN) * LOT
 
 
-def _mid_of(instrument: Instrument) -> float:
-    snap = latest_snapshot()
-    if snap is not None and instrument.sim_index < snap.arrays["mid"].size:
-        return float(snap.arrays["mid"][instrument.sim_index])
-    return float(selectors.latest_close(instrument.id) or 100.0)
+class _Market:
+    """One market snapshot's mids and volatilities, read once for a batch or a manual step."""
+
+    def __init__(self) -> None:
+        self.snap = latest_snapshot()
+        self.stressed = bool(self.snap and self.snap.stressed)
+        self._closes: dict[int, float] = {}
+
+    def mid(self, instrument: Instrument) -> float:
+        return self.mid_at(instrument.sim_index, instrument.id)
+
+    def mid_at(self, sim_index: int, instrument_id: int | None = None) -> float:
+        if self.snap is not None and sim_index < self.snap.arrays["mid"].size:
+            return float(self.snap.arrays["mid"][sim_index])
+        if instrument_id is None:
+            instrument_id = Instrument.objects.values_list("id", flat=True).get(sim_index=sim_index)
+        if instrument_id not in self._closes:
+            self._closes[instrument_id] = float(selectors.latest_close(instrument_id) or 100.0)
+        return self._closes[instrument_id]
+
+    def sigma_daily(self, instrument: Instrument) -> float:
+        return float(self.snap.arrays["sigma"][instrument.sim_index]) if self.snap is not None else 0.005
 
 
 def _effective_change(desk_change: float, position_after: float) -> float:
@@ -52,77 +78,225 @@ def _effective_change(desk_change: float, position_after: float) -> float:
     return math.copysign(min(abs(desk_change), abs(position_after)), desk_change)
 
 
+def _per_unit(asset_class_code: str, mid: float) -> float:
+    """Money per unit of quantity: credit ETFs trade in shares, everything else in face per 100."""
+    return mid if asset_class_code == "credit_etf" else mid / 100.0
+
+
 def _notional(instrument: Instrument, qty: Decimal, mid: float) -> Decimal:
-    per_unit = mid if instrument.asset_class.code == "credit_etf" else mid / 100.0
-    return (qty * Decimal(repr(per_unit))).quantize(Decimal("0.01"))
+    return (qty * Decimal(repr(_per_unit(instrument.asset_class.code, mid)))).quantize(Decimal("0.01"))
 
 
-def _stressed() -> bool:
-    snap = latest_snapshot()
-    return bool(snap and snap.stressed)
+def _locked_settings() -> HedgeSettings:
+    """The desk's hedge settings, row locked until the caller's transaction ends: whoever creates
+    orders holds it, so that the day's limit is checked against every order committed before."""
+    row = HedgeSettings.objects.select_for_update().order_by("id").first()
+    if row is None:
+        HedgeSettings.current()
+        row = HedgeSettings.objects.select_for_update().order_by("id").first()
+    assert row is not None
+    return row
+
+
+class _Limits:
+    """The desk's per-order and per-day hedge notional limits over the orders of one transaction.
+
+    The day's notional counts today's fills, the unfilled part of the live orders made today and
+    the orders this transaction has admitted so far, so that a batch of decisions cannot pass the
+    limit together where each alone would not. The caller holds :func:`_locked_settings`.
+    """
+
+    def __init__(self, conf: HedgeSettings, market: _Market, now: datetime):
+        self.conf = conf
+        self.market = market
+        self.start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        self.used: Decimal | None = None
+
+    def _used(self) -> Decimal:
+        if self.used is None:
+            fills, live = selectors.daily_hedge_usage(self.start)
+            cents = Decimal("0.01")
+            self.used = fills + sum(((face * Decimal(repr(_per_unit(code, self.market.mid_at(idx))))).quantize(cents)
+                                     for idx, code, face in live), Decimal(0))
+        return self.used
+
+    def admit(self, instrument: Instrument, qty: Decimal) -> str:
+        """'' when the order fits the desk's limits (and counts it against the day), else the reason it does not."""
+        notional = _notional(instrument, qty, self.market.mid(instrument))
+        if notional > self.conf.max_order_notional:
+            return f"order notional {notional:,.0f} exceeds the per-order limit {self.conf.max_order_notional:,.0f}"
+        used = self._used()
+        if used + notional > self.conf.max_daily_notional:
+            return f"the day's hedge notional would exceed the limit {self.conf.max_daily_notional:,.0f}"
+        self.used = used + notional
+        return ""
+
+
+# --- decisions ---------------------------------------------------------------------------------
+
+CLAIM_LIMIT = 500
+# Trades booked this recently with no decision are decided together with the one a task names;
+# older ones (the seeded history among them) only when their own task asks.
+CLAIM_WINDOW = timedelta(hours=1)
+
+
+@dataclass
+class Decided:
+    """What one call decided: how many trades, how many orders wait for execution, and whether
+    the trade the caller named was among them."""
+
+    decisions: list[HedgeDecision] = field(default_factory=list)
+    pending_orders: int = 0
+    target_done: bool = False
 
 
 def hedge_decide(*, trade_id: int) -> HedgeDecision:
-    """Decide the hedge of a booked trade (idempotent: a second call returns the first decision)."""
+    """Decide the hedge of a booked trade (idempotent: a second call returns the first decision).
+
+    The recent trades booked after it and waiting for their decision are decided in the same batch."""
     existing = HedgeDecision.objects.filter(trade_id=trade_id).first()
     if existing is not None:
         return existing
-    trade = Trade.objects.select_related("instrument__asset_class", "client").get(id=trade_id)
+    if not hedge_decide_pending(trade_id=trade_id).target_done:
+        raise NotFound("No such trade.")
+    return HedgeDecision.objects.get(trade_id=trade_id)
+
+
+def hedge_decide_pending(*, trade_id: int | None = None) -> Decided:
+    """Decide the trades still waiting for their hedge decision: `trade_id` and the recent ones
+    booked after it, or without `trade_id` every recent one.
+
+    A trade whose decision exists costs one query (a task for a trade an earlier batch took).
+    A trade another batch holds (or a markout write locks) is waited for, then looked at again,
+    so that on return the named trade has its decision (`target_done`) unless it does not exist.
+    """
+    if trade_id is not None and HedgeDecision.objects.filter(trade_id=trade_id).exists():
+        return Decided(target_done=True)
+    total = Decided()
+    for _ in range(100):
+        batch = _decide_batch(trade_id)
+        total.decisions += batch.decisions
+        total.pending_orders += batch.pending_orders
+        if trade_id is None or batch.target_done:
+            total.target_done = trade_id is not None
+            return total
+        with transaction.atomic():
+            # Wait for whoever holds the trade (a batch in flight) to commit, then look again.
+            held = Trade.objects.select_for_update(of=("self",)).filter(id=trade_id).values_list("id", flat=True)
+            if not list(held):
+                return total
+        if HedgeDecision.objects.filter(trade_id=trade_id).exists():
+            total.target_done = True
+            return total
+    raise DeskError(f"Trade {trade_id} could not be claimed for its hedge decision.")
+
+
+def _claim(trade_id: int | None, now: datetime) -> list[Trade]:
+    """Lock the trades waiting for a decision (skipping those another batch holds), oldest first.
+
+    With `trade_id`: that trade and the recent ones booked after it, so that the claim reads the
+    primary key from there on (the backlog behind the task), not the whole window; the trades
+    before it have tasks of their own, ahead of it in the queue.
+    """
+    qs = Trade.objects.select_related("instrument__asset_class").filter(hedge_decision__isnull=True)
+    recent = Q(booked_at__gte=now - CLAIM_WINDOW)
+    if trade_id is not None:
+        qs = qs.filter(id__gte=trade_id).filter(recent | Q(id=trade_id))
+    else:
+        qs = qs.filter(recent)
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return list(qs.order_by("id")[:CLAIM_LIMIT])
+
+
+def _decide_batch(trade_id: int | None) -> Decided:
+    """Claim, read the context once, decide all in one vectorized call, write in bulk, publish."""
+    with transaction.atomic():
+        now = timezone.now()
+        trades = _claim(trade_id, now)
+        if not trades:
+            return Decided()
+        conf = _locked_settings()
+        market = _Market()
+        stressed = market.stressed
+        positions = selectors.positions_after(trades)
+        axes = selectors.axe_faces(t.instrument_id for t in trades)
+        desk_change = [float(t.desk_quantity) for t in trades]
+        change = [_effective_change(dq, positions[t.id]) for t, dq in zip(trades, desk_change)]
+        interests = selectors.offsetting_interests([(t.instrument, c, t.client_id) for t, c in zip(trades, change)])
+        insts = [t.instrument for t in trades]
+        policy = decide_hedges(
+            change, [float(i.adv) or 1.0 for i in insts], [i.liquidity_bucket <= 2 and not stressed for i in insts],
+            [t.tier for t in trades], axe=[axes[i.id] for i in insts], internal_interest=[x[0] for x in interests],
+            has_proxy=[i.asset_class.code in ("govt", "ig_corp", "hy_corp") and (i.liquidity_bucket >= 3 or stressed)
+                       for i in insts],
+            small_fraction=conf.small_fraction / (5.0 if stressed else 1.0))
+        reasons = policy.explain()
+        proxies = selectors.proxy_plans_cached(
+            [t.instrument for t, a in zip(trades, policy.action.tolist()) if ACTIONS[a] == "proxy"], conf.history_days)
+        plans: list[tuple[HedgeDecision, list[dict[str, Any]]]] = []
+        for k, trade in enumerate(trades):
+            decision, orders = _decision_for(trade, k, policy, reasons[k], desk_change[k], change[k],
+                                             positions[trade.id], axes[trade.instrument_id], interests[k],
+                                             proxies.get(trade.instrument_id), conf, market, now)
+            plans.append((decision, orders))
+        parents, leaves = _build_orders(plans, _Limits(conf, market, now))
+        # Stamped as late as it can be: only the inserts and the commit come after it.
+        decided_at = timezone.now()
+        for decision, _ in plans:
+            decision.decided_at = decided_at
+            decision.latency_ms = (decided_at - decision.trade.booked_at).total_seconds() * 1000.0
+        HedgeDecision.objects.bulk_create([d for d, _ in plans])
+        created = _write_orders(parents, leaves)
+        for decision, _ in plans:
+            events.desk_event({"type": "hedge", "trade_id": decision.trade_id, "decision": decision.decision,
+                               "reason": decision.reason})
+    return Decided(decisions=[d for d, _ in plans], pending_orders=sum(o.status == "pending" for o in created),
+                   target_done=trade_id is not None and any(t.id == trade_id for t in trades))
+
+
+def _decision_for(trade: Trade, k: int, policy: Any, reason: str, desk_change: float, change: float,
+                  position_after: float, axe: float, interest: tuple[float, list[str]],
+                  proxy: selectors.ProxyPlan | None, conf: HedgeSettings, market: _Market,
+                  now: datetime) -> tuple[HedgeDecision, list[dict[str, Any]]]:
+    """One trade's decision (unsaved) and the orders that carry it out, from the batch's policy."""
     inst = trade.instrument
-    conf = HedgeSettings.current()
-    stressed = _stressed()
-    desk_change = float(trade.desk_quantity)
-    position_after = selectors.position_quantity(inst.id)
-    change = _effective_change(desk_change, position_after)
-    liquid = inst.liquidity_bucket <= 2 and not stressed
-    small_fraction = conf.small_fraction / (5.0 if stressed else 1.0)
-    interest, interested = selectors.offsetting_interest(inst, change, trade.client_id)
-    has_proxy = inst.asset_class.code in ("govt", "ig_corp", "hy_corp") and (inst.liquidity_bucket >= 3 or stressed)
-    policy = decide_hedges([change], [float(inst.adv) or 1.0], [liquid], [trade.tier], axe=[selectors.axe_face(inst.id)],
-                           internal_interest=[interest], has_proxy=[has_proxy], small_fraction=small_fraction)
-    action = ACTIONS[int(policy.action[0])]
-    reason = policy.explain()[0]
+    stressed = market.stressed
+    action = ACTIONS[int(policy.action[k])]
     if change == 0 and desk_change != 0:
         reason = "hold: the trade took the book toward flat (no added inventory to hedge)"
     figures: dict[str, Any] = {"desk_change": desk_change, "effective_change": change, "position_after": position_after,
                                "adv": float(inst.adv), "liquidity_bucket": inst.liquidity_bucket, "stressed": stressed,
-                               "participation": float(policy.participation[0])}
+                               "participation": float(policy.participation[k])}
     if stressed:
         reason = "stressed market (liquidity evaporating): " + reason
-    now = timezone.now()
-    with transaction.atomic():
-        if HedgeDecision.objects.select_for_update().filter(trade_id=trade_id).exists():
-            return HedgeDecision.objects.get(trade_id=trade_id)
-        orders: list[dict[str, Any]] = []
-        if action == "proxy":
-            try:
-                orders, proxy_figures = _proxy_plan(inst, change, conf)
-                figures.update(proxy_figures)
-                reason += f"; proxies {', '.join(p['isin'] for p in proxy_figures['proxies'])}, variance reduction {proxy_figures['variance_reduction']:.0%}"
-            except DeskError as exc:
-                action = "schedule"
-                reason = f"schedule: proxy refused ({exc.message})"
-        if action == "schedule":
-            orders, plan = _schedule_plan(inst, change, conf, now)
-            figures["schedule"] = plan
-        elif action == "offset":
-            orders = [{"instrument": inst, "side": "sell" if change > 0 else "buy", "quantity": _q(change), "release_at": now}]
-        elif action == "internalize":
-            figures["interested_clients"] = interested
-            figures["offsetting_interest"] = interest
-            reason += f"; offsetting clients {', '.join(interested) or 'with open RFQs'}"
-        elif action == "hold":
-            figures["axe_face"] = selectors.axe_face(inst.id)
-        decision = HedgeDecision.objects.create(trade=trade, decision=action, reason=reason[:300], figures=figures,
-                                                decided_at=now,
-                                                latency_ms=(now - trade.booked_at).total_seconds() * 1000.0)
-        _create_orders(decision, orders, conf, now)
-        events.desk_event({"type": "hedge", "trade_id": trade.id, "decision": action, "reason": decision.reason})
-    return decision
+    orders: list[dict[str, Any]] = []
+    if action == "proxy":
+        try:
+            orders, proxy_figures = _proxy_plan(inst, change, proxy, market, now)
+            figures.update(proxy_figures)
+            reason += f"; proxies {', '.join(p['isin'] for p in proxy_figures['proxies'])}, variance reduction {proxy_figures['variance_reduction']:.0%}"
+        except DeskError as exc:
+            action = "schedule"
+            reason = f"schedule: proxy refused ({exc.message})"
+    if action == "schedule":
+        orders, plan = _schedule_plan(inst, change, conf, now, market=market)
+        figures["schedule"] = plan
+    elif action == "offset":
+        orders = [{"instrument": inst, "side": "sell" if change > 0 else "buy", "quantity": _q(change), "release_at": now}]
+    elif action == "internalize":
+        figures["interested_clients"] = interest[1]
+        figures["offsetting_interest"] = interest[0]
+        reason += f"; offsetting clients {', '.join(interest[1]) or 'with open RFQs'}"
+    elif action == "hold":
+        figures["axe_face"] = axe
+    decision = HedgeDecision(trade=trade, decision=action, reason=reason[:300], figures=figures, decided_at=now)
+    return decision, orders
 
 
-def _proxy_plan(inst: Instrument, change: float, conf: HedgeSettings) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    proxies, returns = selectors.proxy_plan_cached(inst, conf.history_days)
+def _proxy_plan(inst: Instrument, change: float, plan: selectors.ProxyPlan | None, market: _Market,
+                now: datetime) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    proxies, returns = plan if plan is not None else ([], np.zeros((0, 1)))
     if not proxies:
         raise DeskError("no proxy instrument for this bond")
     if returns.shape[0] < 20:
@@ -133,33 +307,33 @@ def _proxy_plan(inst: Instrument, change: float, conf: HedgeSettings) -> tuple[l
         raise DeskError(f"the hedge ratio could not be estimated ({exc})") from None
     if not np.all(np.isfinite(ratios)) or not math.isfinite(vr):
         raise DeskError("the estimated hedge ratio is not finite")
-    target_mid = _mid_of(inst)
+    target_mid = market.mid(inst)
     target_notional = change * target_mid / 100.0
     orders = []
     described = []
     for proxy, h in zip(proxies, ratios.tolist()):
-        mid = _mid_of(proxy)
-        per_unit = mid if proxy.asset_class.code == "credit_etf" else mid / 100.0
+        per_unit = _per_unit(proxy.asset_class.code, market.mid(proxy))
         units = h * target_notional / per_unit
         qty = _q(units) if proxy.asset_class.code != "credit_etf" else Decimal(int(abs(units)))
         described.append({"isin": proxy.isin, "description": proxy.description, "ratio": h, "units": units})
         if qty > 0:
             orders.append({"instrument": proxy, "side": "buy" if units > 0 else "sell", "quantity": qty,
-                           "release_at": timezone.now()})
+                           "release_at": now})
     return orders, {"proxies": described, "variance_reduction": vr, "history_days": int(returns.shape[0])}
 
 
 def _schedule_plan(inst: Instrument, change: float, conf: HedgeSettings, now: datetime,
-                   horizon_hours: float | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                   horizon_hours: float | None = None, *,
+                   market: _Market | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     hours = conf.schedule_horizon_hours if horizon_hours is None else horizon_hours
     if not hours or hours <= 0:
         raise DeskError("A schedule needs a horizon greater than zero.", field="hours")
     total = _q(change)
     if total <= 0:
         return [], {"horizon_hours": hours, "steps": 0}
-    mid = _mid_of(inst)
-    snap = latest_snapshot()
-    sigma_daily = float(snap.arrays["sigma"][inst.sim_index]) if snap is not None else 0.005
+    market = market or _Market()
+    mid = market.mid(inst)
+    sigma_daily = market.sigma_daily(inst)
     unit_price = mid / 100.0
     adv = max(float(inst.adv), 1.0)
     half_spread = 5e-4 * (1 + inst.liquidity_bucket) * unit_price
@@ -178,23 +352,9 @@ def _schedule_plan(inst: Instrument, change: float, conf: HedgeSettings, now: da
                       "variance": plan.variance, "kappa": plan.kappa}
 
 
-def _check_limits(instrument: Instrument, qty: Decimal, conf: HedgeSettings, now: datetime) -> str:
-    """'' when the order fits the desk's limits, else the reason it does not."""
-    mid = _mid_of(instrument)
-    notional = _notional(instrument, qty, mid)
-    if notional > conf.max_order_notional:
-        return f"order notional {notional:,.0f} exceeds the per-order limit {conf.max_order_notional:,.0f}"
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    today = HedgeFill.objects.filter(filled_at__gte=start).aggregate(q=Sum(F("quantity") * F("price") / 100))["q"] or 0
-    if Decimal(str(today)) + notional > conf.max_daily_notional:
-        return f"the day's hedge notional would exceed the limit {conf.max_daily_notional:,.0f}"
-    return ""
-
-
-def _split(instrument: Instrument, qty: Decimal, conf: HedgeSettings) -> list[Decimal]:
+def _split(instrument: Instrument, qty: Decimal, conf: HedgeSettings, market: _Market) -> list[Decimal]:
     """Split an order so that each piece stays within the per-order notional limit."""
-    mid = _mid_of(instrument)
-    per_unit = Decimal(repr(mid if instrument.asset_class.code == "credit_etf" else mid / 100.0))
+    per_unit = Decimal(repr(_per_unit(instrument.asset_class.code, market.mid(instrument))))
     max_qty = (conf.max_order_notional / per_unit / LOT).to_integral_value(rounding=ROUND_DOWN) * LOT
     if max_qty <= 0 or qty <= max_qty:
         return [qty]
@@ -207,23 +367,47 @@ def _split(instrument: Instrument, qty: Decimal, conf: HedgeSettings) -> list[De
     return pieces
 
 
-def _create_orders(decision: HedgeDecision, orders: list[dict[str, Any]], conf: HedgeSettings, now: datetime,
+def _create_orders(plans: list[tuple[HedgeDecision, list[dict[str, Any]]]], limits: _Limits,
                    parent: HedgeOrder | None = None) -> list[HedgeOrder]:
-    created = []
-    for spec in orders:
-        children = spec.get("children")
-        if children is not None:
-            p = HedgeOrder.objects.create(decision=decision, instrument=spec["instrument"], side=spec["side"],
-                                          quantity=spec["quantity"], status="working", release_at=None)
-            created.append(p)
-            _create_orders(decision, children, conf, now, parent=p)
-            continue
-        for qty in _split(spec["instrument"], spec["quantity"], conf):
-            refused = _check_limits(spec["instrument"], qty, conf, now)
-            created.append(HedgeOrder.objects.create(
-                decision=decision, parent=parent, instrument=spec["instrument"], side=spec["side"], quantity=qty,
-                status="rejected" if refused else "pending", reason=refused, release_at=spec["release_at"]))
-    return created
+    """Write the orders of saved decisions (see :func:`_build_orders`)."""
+    return _write_orders(*_build_orders(plans, limits, parent))
+
+
+def _build_orders(plans: list[tuple[HedgeDecision, list[dict[str, Any]]]], limits: _Limits,
+                  parent: HedgeOrder | None = None) -> tuple[list[HedgeOrder], list[HedgeOrder]]:
+    """The orders of the decisions, unsaved: a schedule's parents, and the pieces, each split to
+    the per-order limit and admitted against the day's (or rejected with the reason)."""
+    parents: list[HedgeOrder] = []
+    leaves: list[HedgeOrder] = []
+
+    def add_leaves(decision: HedgeDecision, spec: dict[str, Any], parent: HedgeOrder | None) -> None:
+        for qty in _split(spec["instrument"], spec["quantity"], limits.conf, limits.market):
+            refused = limits.admit(spec["instrument"], qty)
+            leaves.append(HedgeOrder(decision=decision, parent=parent, instrument=spec["instrument"], side=spec["side"],
+                                     quantity=qty, status="rejected" if refused else "pending", reason=refused,
+                                     release_at=spec["release_at"]))
+
+    for decision, specs in plans:
+        for spec in specs:
+            children = spec.get("children")
+            if children is None:
+                add_leaves(decision, spec, parent)
+                continue
+            p = HedgeOrder(decision=decision, instrument=spec["instrument"], side=spec["side"],
+                           quantity=spec["quantity"], status="working", release_at=None)
+            parents.append(p)
+            for child in children:
+                add_leaves(decision, child, p)
+    return parents, leaves
+
+
+def _write_orders(parents: list[HedgeOrder], leaves: list[HedgeOrder]) -> list[HedgeOrder]:
+    """Insert the orders of saved decisions in bulk with their history rows, parents first."""
+    for batch in (parents, leaves):
+        if batch:
+            HedgeOrder.objects.bulk_create(batch)
+            HedgeOrder.history.bulk_history_create(batch)  # type: ignore[attr-defined]
+    return parents + leaves
 
 
 # --- execution ---------------------------------------------------------------------------------
@@ -249,8 +433,9 @@ def fill_attempt(*, order_id: int, now: datetime | None = None) -> HedgeFill | N
             return None
         inst = order.instrument
         venues = selectors.venues()
-        mid = _mid_of(inst)
-        snap = latest_snapshot()
+        market = _Market()
+        mid = market.mid(inst)
+        snap = market.snap
         half = mid * 5e-4 * (1 + inst.liquidity_bucket)
         if snap is not None:
             bid, ask = float(snap.arrays["bid"][inst.sim_index]), float(snap.arrays["ask"][inst.sim_index])
@@ -341,7 +526,8 @@ def _replan(decision: HedgeDecision, parent: HedgeOrder, user: Any, *, hours: fl
     if now_qty is not None and now_qty > remaining:
         raise DeskError(f"Only {remaining} is left to release on this schedule.", field="quantity")
     HedgeOrder.objects.filter(id__in=[c.id for c in pending]).update(status="cancelled")
-    conf = HedgeSettings.current()
+    conf = _locked_settings()
+    market = _Market()
     now = timezone.now()
     inst = parent.instrument
     specs: list[dict[str, Any]] = []
@@ -353,9 +539,9 @@ def _replan(decision: HedgeDecision, parent: HedgeOrder, user: Any, *, hours: fl
             specs.append({"instrument": inst, "side": parent.side, "quantity": rest, "release_at": now})
         else:
             signed = float(rest) if parent.side == "sell" else -float(rest)
-            planned, _ = _schedule_plan(inst, signed, conf, now, horizon_hours=hours)
+            planned, _ = _schedule_plan(inst, signed, conf, now, horizon_hours=hours, market=market)
             specs.extend(planned[0]["children"] if planned else [])
-    _create_orders(decision, specs, conf, now, parent=parent)
+    _create_orders([(decision, specs)], _Limits(conf, market, now), parent=parent)
     return parent
 
 

@@ -1,19 +1,81 @@
 """Hedging tasks: thin, idempotent (acks late; a redelivered task changes nothing twice)."""
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 from celery import shared_task
 
 from dealer.hedging import services
 
+WORK_QUEUED_KEY = "hedging:work_orders:queued"
+
+
+class _QueuedFlag:
+    """'An execution run is queued': one Redis key shared by the processes in services mode, a
+    process-local flag in the embedded mode; it expires on its own after two seconds, so that a
+    lost task never stops execution (beat runs `work_orders` every second besides)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.lock = threading.Lock()
+        self.local_until = 0.0
+        self.client: Any = None
+
+    def _redis(self) -> Any:
+        if self.client is None:
+            import redis
+            from django.conf import settings
+
+            self.client = redis.Redis.from_url(settings.REDIS_URL)
+        return self.client
+
+    def set_if_clear(self) -> bool:
+        from django.conf import settings
+
+        if settings.REDIS_URL:
+            return bool(self._redis().set(self.key, 1, nx=True, px=2000))
+        with self.lock:
+            now = time.monotonic()
+            if now < self.local_until:
+                return False
+            self.local_until = now + 2.0
+            return True
+
+    def clear(self) -> None:
+        from django.conf import settings
+
+        if settings.REDIS_URL:
+            self._redis().delete(self.key)
+        else:
+            with self.lock:
+                self.local_until = 0.0
+
+
+work_flag = _QueuedFlag(WORK_QUEUED_KEY)
+
+
+def enqueue_work_orders() -> None:
+    """Enqueue one execution run unless one is already waiting: that run works every due order,
+    so a burst of decisions queues one run, not one per batch, in front of the next decisions."""
+    if work_flag.set_if_clear():
+        work_orders.delay()
+
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
-def decide_hedge(trade_id: int) -> str:
-    decision = services.hedge_decide(trade_id=trade_id)
-    if decision.orders.filter(status="pending").exists():
-        work_orders.delay()
-    return decision.decision
+def decide_hedge(trade_id: int) -> int:
+    """Decide this trade's hedge and those of the trades waiting behind it (one batch); a trade
+    an earlier batch already decided costs one query."""
+    decided = services.hedge_decide_pending(trade_id=trade_id)
+    if decided.pending_orders:
+        enqueue_work_orders()
+    return len(decided.decisions)
 
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def work_orders() -> int:
+    """Work every due order once. The flag is cleared first, so that an order created while this
+    run works enqueues the next run."""
+    work_flag.clear()
     return services.orders_work()

@@ -103,7 +103,7 @@ def test_stress_prefers_proxies_and_says_so(desk) -> None:
 
 def test_a_proxy_whose_ratio_cannot_be_estimated_is_refused_with_a_reason(desk, monkeypatch) -> None:
     inst = flat_instrument("ig_corp", liquid=False)
-    monkeypatch.setattr(selectors, "close_returns", lambda ids, days: np.full((100, len(ids)), np.nan))
+    monkeypatch.setattr(selectors, "close_returns", lambda ids, days, closes=None: np.full((100, len(ids)), np.nan))
     trade = book_trade("CLT0007", inst, "sell", "500000")
     decision = services.hedge_decide(trade_id=trade.id)
     assert decision.decision == "schedule" and "proxy refused" in decision.reason

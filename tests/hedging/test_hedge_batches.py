@@ -1,0 +1,149 @@
+"""Hedge decisions in batches: every waiting trade in one call, in booking order, each decided once."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from dealer.desk.models import Trade
+from dealer.hedging import services
+from dealer.hedging.models import HedgeDecision, HedgeOrder, HedgeSettings
+from dealer.market.services import market_tick
+from dealer.seeding import seed_closes
+from tests.desk.helpers import wait_for
+from tests.hedging.helpers import book_trade, flat_instrument
+
+
+@pytest.fixture
+def desk(book):
+    seed_closes(seed=7)
+    market_tick()
+    return book
+
+
+def test_one_call_decides_every_waiting_trade_with_the_position_after_each(desk) -> None:
+    inst = flat_instrument("govt", liquid=True)
+    trades = [book_trade("CLT0007", inst, "sell", "600000"),   # desk +600k: adds inventory
+              book_trade("CLT0008", inst, "buy", "200000"),    # desk +400k: toward flat
+              book_trade("CLT0007", inst, "sell", "300000"),   # desk +700k: adds 300k
+              book_trade("CLT0008", inst, "buy", "900000")]    # desk -200k: crosses, adds 200k short
+    services.hedge_decide(trade_id=trades[0].id)  # the first trade's task takes the ones behind it
+    decisions = [HedgeDecision.objects.get(trade=t) for t in trades]
+    assert len({d.decided_at for d in decisions}) == 1  # one batch
+    assert [d.figures["position_after"] for d in decisions] == [600000.0, 400000.0, 700000.0, -200000.0]
+    assert [d.figures["effective_change"] for d in decisions] == [600000.0, 0.0, 300000.0, -200000.0]
+    assert decisions[1].decision == "hold" and "toward flat" in decisions[1].reason
+    assert [(o.side, o.quantity) for o in decisions[0].orders.all()] == [("sell", Decimal("600000"))]
+    assert [(o.side, o.quantity) for o in decisions[2].orders.all()] == [("sell", Decimal("300000"))]
+    assert [(o.side, o.quantity) for o in decisions[3].orders.all()] == [("buy", Decimal("200000"))]
+    for d, t in zip(decisions, trades):
+        assert d.latency_ms == pytest.approx((d.decided_at - t.booked_at).total_seconds() * 1000.0)
+
+
+def test_a_batch_costs_a_fixed_number_of_queries_not_some_per_trade(desk) -> None:
+    trades = []
+    for asset_class, liquid in (("govt", True), ("ig_corp", True), ("ig_corp", False), ("hy_corp", False)):
+        inst = flat_instrument(asset_class, liquid=liquid)
+        for side, code in (("sell", "CLT0007"), ("sell", "CLT0008"), ("buy", "CLT0009")):
+            trades.append(book_trade(code, inst, side, "300000"))
+    services.hedge_decide(trade_id=trades[0].id)  # today's proxy estimates, read once per process and day
+    for t in trades:
+        book_trade("CLT0010", t.instrument, "sell", "200000")
+    with CaptureQueriesContext(connection) as queries:
+        decided = services.hedge_decide_pending()
+    assert len(decided.decisions) == len(trades)
+    assert {d.decision for d in decided.decisions} >= {"offset", "proxy"}
+    assert len(queries) <= 20, [q["sql"][:80] for q in queries]
+
+
+def test_a_task_for_a_trade_already_decided_costs_one_query(desk, django_assert_num_queries) -> None:
+    inst = flat_instrument("govt", liquid=True)
+    trade = book_trade("CLT0007", inst, "sell", "200000")
+    decision = services.hedge_decide(trade_id=trade.id)
+    with django_assert_num_queries(1):
+        again = services.hedge_decide_pending(trade_id=trade.id)
+    assert again.target_done and not again.decisions
+    assert HedgeDecision.objects.get(trade=trade).id == decision.id
+    assert HedgeOrder.objects.filter(decision=decision).count() == 1
+
+
+def test_the_daily_limit_holds_across_the_trades_of_a_batch_and_after(desk) -> None:
+    ta = book_trade("CLT0007", flat_instrument("govt", liquid=True), "sell", "200000")
+    tb = book_trade("CLT0008", flat_instrument("govt", liquid=True), "sell", "200000")
+    conf = HedgeSettings.current()
+    conf.max_daily_notional = Decimal("300000")  # one offset of 200,000 face near par fits, two do not
+    conf.save()
+    services.hedge_decide(trade_id=ta.id)
+    first, second = (HedgeDecision.objects.get(trade=t).orders.get() for t in (ta, tb))
+    assert first.status == "pending" and first.reason == ""
+    assert second.status == "rejected" and "day's hedge notional" in second.reason
+    # The next batch counts the live order of the first against the day as well.
+    tc = book_trade("CLT0009", flat_instrument("govt", liquid=True), "sell", "200000")
+    third = services.hedge_decide(trade_id=tc.id).orders.get()
+    assert third.status == "rejected" and "day's hedge notional" in third.reason
+
+
+def _book_with_worker(code: str, inst, side: str, quantity: str) -> Trade:
+    """Intake, then accept once the running worker has quoted (it may price before we do)."""
+    from crm.models import Client
+    from dealer.desk import services as desk
+    from dealer.desk.models import Rfq
+    from dealer.desk.pricing_service import price_waiting_rfqs
+
+    client = Client.objects.select_related("tier").get(code=code)
+    rfq, _ = desk.rfq_create(client=client, data=desk.RfqInput(f"b{Rfq.objects.count()}", inst.isin, side,
+                                                               Decimal(quantity)))
+
+    def quoted() -> Rfq | None:
+        price_waiting_rfqs()
+        return Rfq.objects.filter(id=rfq.id, status="quoted").first()
+
+    return desk.quote_accept(client=client, rfq_id=rfq.id, quote_id=wait_for(quoted).quote_id)[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_through_the_real_worker_gets_one_decision_per_trade(book, worker) -> None:
+    seed_closes(seed=7)
+    market_tick()
+    insts = [flat_instrument("govt", liquid=True), flat_instrument("ig_corp", liquid=False)]
+    trades = [_book_with_worker(("CLT0007", "CLT0008")[k % 2], insts[k % 2], "sell" if k % 3 else "buy", "100000")
+              for k in range(24)]
+    ids = [t.id for t in trades]
+    wait_for(lambda: HedgeDecision.objects.filter(trade_id__in=ids).count() == len(ids), timeout=30)
+    assert sorted(HedgeDecision.objects.filter(trade_id__in=ids).values_list("trade_id", flat=True)) == ids
+    for d in HedgeDecision.objects.filter(trade_id__in=ids).select_related("trade"):
+        assert d.latency_ms == pytest.approx((d.decided_at - d.trade.booked_at).total_seconds() * 1000.0)
+        assert d.latency_ms >= 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_deciding_at_once_never_decide_a_trade_twice(book, worker) -> None:
+    seed_closes(seed=7)
+    market_tick()
+    worker.stop()  # the tasks the bookings enqueue wait; two workers of our own race instead
+    insts = [flat_instrument("govt", liquid=True), flat_instrument("hy_corp", liquid=False)]
+    trades = [book_trade("CLT0007", insts[k % 2], "sell", "100000") for k in range(16)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def decide(target: int) -> None:
+        try:
+            start.wait(5)
+            services.hedge_decide_pending(trade_id=target)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=decide, args=(t.id,)) for t in (trades[0], trades[-1])]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+    assert not errors, errors
+    decided = list(HedgeDecision.objects.filter(trade__in=trades).values_list("trade_id", flat=True))
+    assert sorted(decided) == sorted(t.id for t in trades)
+    assert Trade.objects.filter(id__in=[t.id for t in trades], hedge_decision__isnull=True).count() == 0
