@@ -188,6 +188,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ROUTES = {
     "dealer.desk.tasks.price_rfqs": {"queue": "pricing"},
     "dealer.hedging.tasks.decide_hedge": {"queue": "hedging"},
+    "dealer.hedging.tasks.decide_stragglers": {"queue": "hedging"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TIMEZONE = "UTC"
@@ -200,6 +201,7 @@ CELERY_BEAT_SCHEDULE = {
     "market-tick": {"task": "dealer.market.tasks.market_tick", "schedule": MARKET_TICK_SECONDS},
     "desk-sweep": {"task": "dealer.desk.tasks.sweep", "schedule": SWEEP_SECONDS},
     "hedge-orders": {"task": "dealer.hedging.tasks.work_orders", "schedule": SWEEP_SECONDS},
+    "hedge-stragglers": {"task": "dealer.hedging.tasks.decide_stragglers", "schedule": 5.0},
     "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
     "scores-nightly": {"task": "crm.tasks.recompute_scores", "schedule": crontab(hour=1, minute=30)},
     "rollups-nightly": {"task": "dealer.reports.tasks.refresh_rollups", "schedule": crontab(hour=0, minute=30)},

@@ -191,6 +191,20 @@ def hedge_decide_pending(*, trade_id: int | None = None) -> Decided:
     raise DeskError(f"Trade {trade_id} could not be claimed for its hedge decision.")
 
 
+STRAGGLER_AFTER = timedelta(seconds=5)
+
+
+def hedge_decide_stragglers(*, now: datetime | None = None) -> Decided:
+    """Decide the recent trades left without a decision `STRAGGLER_AFTER` past booking; one
+    existence query when there are none (the usual case)."""
+    now = now or timezone.now()
+    late = Trade.objects.filter(hedge_decision__isnull=True, booked_at__gte=now - CLAIM_WINDOW,
+                                booked_at__lte=now - STRAGGLER_AFTER)
+    if not late.exists():
+        return Decided()
+    return hedge_decide_pending()
+
+
 def _claim(trade_id: int | None, now: datetime) -> list[Trade]:
     """Lock the trades waiting for a decision (skipping those another batch holds), oldest first.
 

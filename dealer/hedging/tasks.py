@@ -79,3 +79,13 @@ def work_orders() -> int:
     run works enqueues the next run."""
     work_flag.clear()
     return services.orders_work()
+
+
+@shared_task(ignore_result=True)
+def decide_stragglers() -> int:
+    """Beat, every few seconds: decide the recent trades still without a decision a while after
+    booking (their task was lost: a process died between the commit and the enqueue)."""
+    decided = services.hedge_decide_stragglers()
+    if decided.pending_orders:
+        enqueue_work_orders()
+    return len(decided.decisions)

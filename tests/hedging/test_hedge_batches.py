@@ -147,3 +147,16 @@ def test_two_workers_deciding_at_once_never_decide_a_trade_twice(book, worker) -
     decided = list(HedgeDecision.objects.filter(trade__in=trades).values_list("trade_id", flat=True))
     assert sorted(decided) == sorted(t.id for t in trades)
     assert Trade.objects.filter(id__in=[t.id for t in trades], hedge_decision__isnull=True).count() == 0
+
+
+def test_a_trade_whose_decision_task_was_lost_is_decided_by_the_straggler_sweep(desk) -> None:
+    from datetime import timedelta
+
+    inst = flat_instrument("govt", liquid=True)
+    trade = book_trade("CLT0007", inst, "sell", "600000")
+    HedgeDecision.objects.filter(trade=trade).delete()  # as if the task had never been enqueued
+    assert not services.hedge_decide_stragglers(now=trade.booked_at + timedelta(seconds=1)).decisions
+    assert not HedgeDecision.objects.filter(trade=trade).exists()  # too soon: its own task may be on the way
+    swept = services.hedge_decide_stragglers(now=trade.booked_at + timedelta(seconds=6))
+    assert [d.trade_id for d in swept.decisions] == [trade.id]
+    assert HedgeDecision.objects.get(trade=trade).decision in ("offset", "schedule", "proxy", "internalize", "hold")
