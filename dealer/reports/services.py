@@ -378,12 +378,12 @@ def rollups_rebuild() -> float:
             # Deferred foreign-key checks queued earlier in this transaction would block TRUNCATE.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(qn(m._meta.db_table) for m in tables)}")
-            # The GROUP BYs over a million rows hash or sort in memory instead of on disk, and so do
-            # the index builds; JIT compiling these statements cost more than it saved (8 s of a
-            # 21 s DailyRollup SELECT); and the planner needs statistics of the rows read
+            # The GROUP BYs over a million rows hash in memory instead of sorting on disk, and the
+            # index builds sort in memory; JIT compiling these statements cost more than it saved
+            # (8 s of a 21 s DailyRollup SELECT); and the planner needs statistics of the rows read
             # (seeding writes millions just before the first rebuild, ahead of autovacuum), or it
             # picks nested loops over a million rows.
-            cursor.execute("SET LOCAL work_mem = '256MB'")
+            cursor.execute("SET LOCAL work_mem = '128MB'")
             cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
             cursor.execute("SET LOCAL jit = off")
             cursor.execute("ANALYZE " + ", ".join(qn(m._meta.db_table) for m in (Trade, Markout, Rfq, Quote)))
