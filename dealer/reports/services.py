@@ -62,27 +62,42 @@ def _day_sql(col: str) -> str:
     return f"date({col})"
 
 
+def _markouts_sql() -> tuple[str, dict[int, str], str]:
+    """(FROM clause part, SQL of each horizon's markout in bp, SQL of the 1-day P&L) of the trade
+    alias t: NULL where the markout is not recorded. A trade has at most one markout per horizon
+    (`markout_unique`), so both forms give each trade the very same values."""
+    qn = connection.ops.quote_name
+    table = qn(Markout._meta.db_table)
+    if connection.vendor == "postgresql":
+        # One probe of the markout index per trade picks all four horizons; four joins to the
+        # markout table (4 rows a trade) cost four hash tables of a million rows in a rebuild.
+        picks = ", ".join(f"MAX(mk.markout_bp) FILTER (WHERE mk.horizon_seconds = {h}) AS bp_{h}" for h in HORIZONS)
+        join = (f"LEFT JOIN LATERAL (SELECT {picks}, MAX(mk.pnl) FILTER (WHERE mk.horizon_seconds = 86400) AS pnl_1d"
+                f" FROM {table} mk WHERE mk.trade_id = t.id) m ON TRUE")
+        return join, {h: f"m.bp_{h}" for h in HORIZONS}, "m.pnl_1d"
+    join = " ".join(f"LEFT JOIN {table} m{h} ON m{h}.trade_id = t.id AND m{h}.horizon_seconds = {h}"
+                    for h in HORIZONS)
+    return join, {h: f"m{h}.markout_bp" for h in HORIZONS}, "m86400.pnl"
+
+
 def _select_sql(where: str) -> str:
     qn = connection.ops.quote_name
     spread = ("(CASE WHEN t.side = 'buy' THEN t.price - t.mid_at_booking ELSE t.mid_at_booking - t.price END)"
               " * t.quantity / 100.0")
     desk_sign = "(CASE WHEN t.side = 'buy' THEN -1 ELSE 1 END)"
+    join, bp, pnl_1d = _markouts_sql()
     markout_cols = []
-    joins = []
-    for h in HORIZONS:
-        joins.append(f"LEFT JOIN {qn(Markout._meta.db_table)} m{h} ON m{h}.trade_id = t.id AND m{h}.horizon_seconds = {h}")
-        markout_cols += [f"COUNT(m{h}.id)", f"COALESCE(SUM(m{h}.markout_bp), 0)",
-                         f"COALESCE(SUM(m{h}.markout_bp * m{h}.markout_bp), 0)"]
+    for h in HORIZONS:  # markout_bp is NOT NULL: COUNT of it counts the recorded markouts
+        markout_cols += [f"COUNT({bp[h]})", f"COALESCE(SUM({bp[h]}), 0)", f"COALESCE(SUM({bp[h]} * {bp[h]}), 0)"]
     day = _day_sql("t.booked_at")
     return (
         f"SELECT {day}, t.client_id, t.instrument_id, t.tier, ac.code, i.sector, COUNT(*), SUM(t.quantity), "
         f"SUM(t.price * t.quantity / 100.0), SUM({desk_sign} * t.quantity), "
         f"SUM({desk_sign} * t.quantity * t.price / 100.0 * i.duration * 0.0001), "
-        f"SUM({spread}), SUM(COALESCE(m86400.pnl, {spread})), " + ", ".join(markout_cols) +
+        f"SUM({spread}), SUM(COALESCE({pnl_1d}, {spread})), " + ", ".join(markout_cols) +
         f" FROM {qn(Trade._meta.db_table)} t"
         f" JOIN {qn(Instrument._meta.db_table)} i ON i.id = t.instrument_id"
-        f" JOIN {qn(AssetClass._meta.db_table)} ac ON ac.id = i.asset_class_id "
-        + " ".join(joins) +
+        f" JOIN {qn(AssetClass._meta.db_table)} ac ON ac.id = i.asset_class_id {join}"
         f" WHERE {where} GROUP BY {day}, t.client_id, t.instrument_id, t.tier, ac.code, i.sector"
     )
 
@@ -250,9 +265,9 @@ def _hit_insert(where: str, params: list[Any]) -> None:
         cursor.execute(f"INSERT INTO {qn(HitRollup._meta.db_table)} ({cols}) {sql}", [*coef, *params])
 
 
-def _hit_desk(sign: int, where: str, params: list[Any]) -> None:
+def _hit_desk(sign: int, where: str, params: list[Any], *, upsert: bool = True) -> None:
     """Add (sign 1) or take away (sign -1) the HitRollup rows matching `where` (alias h) to or from
-    the desk-wide table."""
+    the desk-wide table (`upsert=False`: into an empty table, plain INSERT, no unique index needed)."""
     qn = connection.ops.quote_name
     keys = [k for k in _HIT_KEYS if k != "client_id"]
     table = qn(HitDeskRollup._meta.db_table)
@@ -263,8 +278,9 @@ def _hit_desk(sign: int, where: str, params: list[Any]) -> None:
             f"INSERT INTO {table} ({cols}) SELECT {', '.join('h.' + qn(k) for k in keys)}, "
             + ", ".join(f"{sign} * SUM(h.{qn(x)})" for x in _HIT_SUMS)
             + f" FROM {qn(HitRollup._meta.db_table)} h WHERE {where} GROUP BY {group}"
-            f" ON CONFLICT ({', '.join(qn(k) for k in keys)}) DO UPDATE SET "
-            + ", ".join(f"{qn(x)} = {table}.{qn(x)} + excluded.{qn(x)}" for x in _HIT_SUMS), params)
+            + (f" ON CONFLICT ({', '.join(qn(k) for k in keys)}) DO UPDATE SET "
+               + ", ".join(f"{qn(x)} = {table}.{qn(x)} + excluded.{qn(x)}" for x in _HIT_SUMS) if upsert else ""),
+            params)
 
 
 def _hits_slices(slices: set[tuple[date, int]]) -> int:
@@ -313,6 +329,39 @@ def hits_catch_up(*, now: datetime | None = None) -> int:
     return n
 
 
+# --- bulk loading ----------------------------------------------------------------------------------
+
+def _drop_indexes(tables: list[type]) -> list[str]:
+    """PostgreSQL: drop every index of `tables` but the primary key (unique constraints included)
+    and return the statements that recreate them as they were (same names and definitions).
+
+    Filling a million rows through seven B-trees costs several times the rows themselves; one
+    sorted build per index afterwards is a fraction of that. Only the tables' own indexes go: their
+    foreign keys stay, as dropping one would lock the referenced table (clients, instruments)
+    against every reader until commit. Run after TRUNCATE (the tables are locked already)."""
+    names = [m._meta.db_table for m in tables]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.oid::regclass::text, x.indexrelid::regclass::text, pg_get_indexdef(x.indexrelid),"
+            " quote_ident(c.conname), pg_get_constraintdef(c.oid)"
+            " FROM pg_index x JOIN pg_class t ON t.oid = x.indrelid"
+            " LEFT JOIN pg_constraint c ON c.conindid = x.indexrelid AND c.conrelid = x.indrelid"
+            " WHERE t.relname = ANY(%s) AND pg_table_is_visible(t.oid) AND NOT x.indisprimary"
+            " ORDER BY 1, 2", [names])
+        found = cursor.fetchall()
+        drops, creates = [], []
+        for table, index, index_def, con, con_def in found:
+            if con is not None:  # the index of a unique (or exclusion) constraint
+                drops.append(f"ALTER TABLE {table} DROP CONSTRAINT {con}")
+                creates.append(f"ALTER TABLE {table} ADD CONSTRAINT {con} {con_def}")
+            else:
+                drops.append(f"DROP INDEX {index}")
+                creates.append(index_def)
+        for sql in drops:
+            cursor.execute(sql)
+    return creates
+
+
 # --- the entry points -----------------------------------------------------------------------------
 
 @transaction.atomic
@@ -323,16 +372,22 @@ def rollups_rebuild() -> float:
     _lock()
     qn = connection.ops.quote_name
     tables = [DailyRollup, *(m for m, _, _ in _derived()), HitRollup, HitDeskRollup]
+    indexes: list[str] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # Deferred foreign-key checks queued earlier in this transaction would block TRUNCATE.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"TRUNCATE {', '.join(qn(m._meta.db_table) for m in tables)}")
-            # The GROUP BYs over a million rows hash in memory instead of sorting on disk; and the
-            # planner needs statistics of the rows read (seeding writes millions just before the
-            # first rebuild, ahead of autovacuum), or it picks nested loops over a million rows.
+            # The GROUP BYs over a million rows hash in memory instead of sorting on disk, and the
+            # index builds sort in memory; JIT compiling these statements cost more than it saved
+            # (8 s of a 21 s DailyRollup SELECT); and the planner needs statistics of the rows read
+            # (seeding writes millions just before the first rebuild, ahead of autovacuum), or it
+            # picks nested loops over a million rows.
             cursor.execute("SET LOCAL work_mem = '128MB'")
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cursor.execute("SET LOCAL jit = off")
             cursor.execute("ANALYZE " + ", ".join(qn(m._meta.db_table) for m in (Trade, Markout, Rfq, Quote)))
+            indexes = _drop_indexes(tables)
         else:
             for m in tables:
                 cursor.execute(f"DELETE FROM {qn(m._meta.db_table)}")
@@ -340,7 +395,10 @@ def rollups_rebuild() -> float:
     for model, keys, key_sql in _derived():
         _derive(model, keys, key_sql, "1 = 1", [])
     _hit_insert("1 = 1", [])
-    _hit_desk(1, "1 = 1", [])
+    _hit_desk(1, "1 = 1", [], upsert=False)  # into the empty table: each key once (GROUP BY)
+    with connection.cursor() as cursor:
+        for sql in indexes:  # the unique constraints check the rows as they are rebuilt
+            cursor.execute(sql)
     seconds = time.perf_counter() - started
     now = timezone.now()
     _touch(rebuilt_at=now, rebuild_seconds=seconds, updated_at=now, refreshed_at=now, hits_updated_at=began)
