@@ -30,6 +30,11 @@ def _prepare(*, history: bool = False) -> None:
         from dealer.seeding import seed_demo
 
         seed_demo(n_clients=300, n_trades=20_000 if history else 0)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # fresh planner statistics, as autovacuum keeps them in production
+            cursor.execute("ANALYZE")
 
 
 def bench_seed(*, trades: int = 1_000_000, **_: Any) -> Iterator[Figure]:

@@ -77,6 +77,12 @@ class Rfq(models.Model):
         indexes = [
             models.Index(fields=["status", "received_at"]),
             models.Index(fields=["client", "-received_at"]),
+            # The RFQ table is also the pricing queue: these hold only the few live rows, so the
+            # claim, the expiry sweep and the stuck-RFQ sweep read a handful of index entries (in
+            # id order, no sort) however many RFQs have been answered, even between vacuums.
+            models.Index(fields=["id"], condition=Q(status="received"), name="rfq_waiting"),
+            models.Index(fields=["updated_at"], condition=Q(status__in=["received", "pricing"]), name="rfq_in_flight"),
+            models.Index(fields=["id"], condition=Q(status__in=["quoted", "pending_review"]), name="rfq_open"),
         ]
 
     def __str__(self) -> str:

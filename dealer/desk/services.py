@@ -514,7 +514,7 @@ def expire_due(*, now: datetime | None = None, limit: int = 2000) -> int:
     checks the time-to-live itself. Idempotent."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Rfq.objects.filter(
+        locked = Rfq.objects.filter(status__in=[Rfq.Status.QUOTED, Rfq.Status.PENDING_REVIEW]).filter(  # rfq_open
             Q(status=Rfq.Status.QUOTED, quote__valid_until__lte=now)
             | Q(status=Rfq.Status.PENDING_REVIEW, review_deadline__lte=now))
         if connection.features.has_select_for_update_skip_locked:
