@@ -127,10 +127,17 @@ class _DirectRedisPublisher:
         self.pid = os.getpid()
 
     def publish(self, group: str, message: dict[str, Any]) -> None:
+        self.publish_many([(group, message)])
+
+    def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """In order, in one round trip."""
         try:
-            self.client.publish(f"{self.prefix}__group__{group}", self.layer.serialize(message))
+            pipe = self.client.pipeline(transaction=False)
+            for group, message in messages:
+                pipe.publish(f"{self.prefix}__group__{group}", self.layer.serialize(message))
+            pipe.execute()
         except Exception:  # noqa: BLE001 - a lost push is re-synced by REST
-            log.exception("publishing to %s failed", group)
+            log.exception("publishing to %s failed", ", ".join(sorted({g for g, _ in messages})))
 
 
 _direct: _DirectRedisPublisher | None | bool = False
@@ -150,6 +157,16 @@ def _direct_publisher() -> _DirectRedisPublisher | None:
         else:
             _direct = None
     return _direct  # type: ignore[return-value]
+
+
+def publish_many(events: list[tuple[str, dict[str, Any]]]) -> None:
+    """`publish` each (group, event) in order; with Redis in one round trip. Call after commit."""
+    direct = _direct_publisher()
+    if direct is not None:
+        direct.publish_many([(group, {"type": "desk.event", "event": event}) for group, event in events])
+        return
+    for group, event in events:
+        publisher().publish(group, {"type": "desk.event", "event": event})
 
 
 def publish(group: str, event: dict[str, Any]) -> None:

@@ -31,14 +31,24 @@ def client_group(client_id: int) -> str:
     return f"client.{client_id}"
 
 
-def rfq_changed(client_id: int, status: str, client_payload: dict[str, Any], desk_row: dict[str, Any]) -> None:
-    """Publish one RFQ state change to its client (when the client has a message for it) and the desk."""
+def rfq_changed_messages(client_id: int, status: str, client_payload: dict[str, Any],
+                         desk_row: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The (group, message) pairs of one RFQ state change: its client (when the client has a
+    message for it), the desk, and the review group for a review request."""
+    out = []
     client_type = CLIENT_TYPES.get(status)
     if client_type:
-        publish_on_commit(client_group(client_id), {"type": client_type, "rfq": client_payload})
-    publish_on_commit("desk", {"type": "rfq", "rfq": desk_row})
+        out.append((client_group(client_id), {"type": client_type, "rfq": client_payload}))
+    out.append(("desk", {"type": "rfq", "rfq": desk_row}))
     if status == "pending_review":
-        publish_on_commit("review", {"type": "review.request", "rfq": desk_row})
+        out.append(("review", {"type": "review.request", "rfq": desk_row}))
+    return out
+
+
+def rfq_changed(client_id: int, status: str, client_payload: dict[str, Any], desk_row: dict[str, Any]) -> None:
+    """Publish one RFQ state change after commit."""
+    for group, message in rfq_changed_messages(client_id, status, client_payload, desk_row):
+        publish_on_commit(group, message)
 
 
 def review_event(event: dict[str, Any]) -> None:

@@ -21,6 +21,7 @@ from dealer.desk import pricing_context as ctx
 from dealer.desk.models import Quote, Rfq
 from dealer.desk.services import _move
 from dealer.events import flush as flush_events
+from dealer.events import publish_many
 from pricing.quoting import COMPONENTS, REASONS, RfqArrays, quote_batch
 
 CLAIM_LIMIT = 1000
@@ -134,10 +135,11 @@ def price_waiting_rfqs() -> int:
         for (k, rfq), quote in zip(priced, quotes):
             _apply_outcome(rfq, k, result, quote, ref.tiers[rfq.tier], now)
         _save_outcomes([r for _, r in priced])
-        for _, rfq in priced:
-            _publish_priced(rfq)
-    # Wait (the GIL released) until the publisher thread has sent this batch's messages: a run
-    # pricing batch after batch would otherwise starve it, and the pushes would fall behind.
+    # After commit, the whole batch's messages at once (one round trip with Redis); then wait
+    # (the GIL released) for the embedded mode's publisher thread, which a run pricing batch
+    # after batch would otherwise starve.
+    messages = [m for _, rfq in priced for m in _priced_messages(rfq)]
+    transaction.on_commit(lambda: publish_many(messages))  # at once, unless a caller's transaction is open
     flush_events(timeout=2.0)
     return len(priced)
 
@@ -212,12 +214,20 @@ def _save_outcomes(rfqs: list[Rfq]) -> None:
             f"review_deadline = %s, updated_at = %s WHERE id = %s", rows)
 
 
-def _publish_priced(rfq: Rfq) -> None:
-    """Publish from the rows in hand (no re-read): the client's view and the desk's row."""
+def _priced_messages(rfq: Rfq) -> list[tuple[str, dict[str, Any]]]:
+    """From the rows in hand (no re-read): the client's view and the desk's row."""
     from dealer.desk import events
     from dealer.desk.selectors import desk_rfq_payload, rfq_payload
 
-    events.rfq_changed(rfq.client_id, rfq.status, rfq_payload(rfq), desk_rfq_payload(rfq))
+    return events.rfq_changed_messages(rfq.client_id, rfq.status, rfq_payload(rfq), desk_rfq_payload(rfq))
+
+
+def _publish_priced(rfq: Rfq) -> None:
+    """Publish after commit (for RFQs declined outside the batch's own write)."""
+    from dealer.desk import events
+
+    for group, message in _priced_messages(rfq):
+        events.publish_on_commit(group, message)
 
 
 def _recommendations(batch: RfqArrays, result: Any, market: Any, book: Any, tiers: Any,
