@@ -13,3 +13,14 @@ def _fresh_proxy_estimates() -> Iterator[None]:
     selectors._proxy_cache.clear()
     yield
     selectors._proxy_cache.clear()
+
+
+@pytest.fixture
+def desk(book):
+    """The demo book with closing prices (for the proxy estimates) and one market tick."""
+    from dealer.market.services import market_tick
+    from dealer.seeding import seed_closes
+
+    seed_closes(seed=7)
+    market_tick()
+    return book

@@ -17,13 +17,6 @@ from tests.desk.helpers import wait_for
 from tests.hedging.helpers import book_trade, flat_instrument
 
 
-@pytest.fixture
-def desk(book):
-    seed_closes(seed=7)
-    market_tick()
-    return book
-
-
 def test_one_call_decides_every_waiting_trade_with_the_position_after_each(desk) -> None:
     inst = flat_instrument("govt", liquid=True)
     trades = [book_trade("CLT0007", inst, "sell", "600000"),   # desk +600k: adds inventory

@@ -13,16 +13,8 @@ from dealer.hedging import selectors, services
 from dealer.hedging.models import HedgeAction, HedgeFill, HedgeSettings
 from dealer.market.models import SimulatorState
 from dealer.market.services import market_tick
-from dealer.seeding import seed_closes
 from tests.desk.helpers import api_for_user
 from tests.hedging.helpers import book_trade, flat_instrument
-
-
-@pytest.fixture
-def desk(book):
-    seed_closes(seed=7)
-    market_tick()
-    return book
 
 
 def _position(inst) -> Decimal:
