@@ -431,12 +431,16 @@ _CELL = ["day", "client_id", "instrument_id", "tier", "asset_class", "sector", *
 
 
 def rollups_apply_trade(trade_id: int) -> DailyRollup | None:
-    """Recompute the (day, client, instrument, tier) cell of one trade, move the coarser tables by
-    the cell's change and recompute the hit ratios of its RFQ's (day, client); safe to run twice."""
+    """Recompute the (day, client, instrument, tier) cell of one trade and move the coarser tables
+    by the cell's change; safe to run twice.
+
+    The hit ratios are not touched here: recomputing the RFQ's (day, client) slice reads every
+    RFQ the client sent that day (tens of thousands for a client streaming RFQs), far too much
+    for every trade. The minutely catch-up (`hits_catch_up`) takes booked RFQs with the expired
+    and rejected ones, so a trade reaches the hit ratios within a minute, as they do."""
     with transaction.atomic():
         _lock()
-        row = Trade.objects.filter(pk=trade_id).values(
-            "client_id", "instrument_id", "tier", "booked_at", "rfq__received_at").first()
+        row = Trade.objects.filter(pk=trade_id).values("client_id", "instrument_id", "tier", "booked_at").first()
         if row is None:
             return None
         day = row["booked_at"].astimezone(dt_tz.utc).date()
@@ -448,7 +452,5 @@ def rollups_apply_trade(trade_id: int) -> DailyRollup | None:
                 [row["client_id"], row["instrument_id"], row["tier"], _dt(start), _dt(end)])
         new = DailyRollup.objects.filter(**key).values(*_CELL).first()
         _apply_delta(old, new)
-        if row["rfq__received_at"] is not None:
-            _hits_slices({_slice_of(row["rfq__received_at"], row["client_id"])})
         _touch(updated_at=timezone.now())
         return DailyRollup.objects.filter(**key).first()
