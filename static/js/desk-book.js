@@ -42,22 +42,25 @@
 
   /* A live update must not wipe an edit in progress: rows being edited keep their inputs. */
   const axesBody = document.querySelector("#axes tbody");
+  // What the trader is typing into an axe's row, kept across re-renders (a live update, or a list
+  // fetched just before the axe existed, redraws the table) until the row is saved or retired.
+  const editing = {};
   axesBody.addEventListener("input", (ev) => {
     const tr = ev.target.closest("tr[data-axe-id]");
-    if (tr) tr.dataset.dirty = "1";
+    if (!tr || !ev.target.dataset.field) return;
+    tr.dataset.dirty = "1";
+    (editing[tr.dataset.axeId] = editing[tr.dataset.axeId] || {})[ev.target.dataset.field] = ev.target.value;
   });
   function renderAxes() {
-    const editing = {};
-    axesBody.querySelectorAll('tr[data-dirty="1"]').forEach((tr) => {
-      editing[tr.dataset.axeId] = {};
-      tr.querySelectorAll("[data-field]").forEach((el) => { editing[tr.dataset.axeId][el.dataset.field] = el.value; });
-    });
     renderAxesRows();
     Object.entries(editing).forEach(([id, values]) => {
       const tr = axesBody.querySelector(`tr[data-axe-id="${id}"]`);
       if (!tr) return;
       tr.dataset.dirty = "1";
-      tr.querySelectorAll("[data-field]").forEach((el) => { el.value = values[el.dataset.field]; });
+      Object.entries(values).forEach(([field, value]) => {
+        const el = tr.querySelector(`[data-field="${field}"]`);
+        if (el) el.value = value;
+      });
     });
   }
   function renderAxesRows() {
@@ -107,11 +110,13 @@
     try {
       if (btn.dataset.axe === "retire") {
         await D.api(`/api/desk/axes/${id}/retire/`, { method: "POST" });
+        delete editing[id];
         say("axe-message", `Axe ${id} retired.`, "ok");
       } else {
         const body = {};
         tr.querySelectorAll("[data-field]").forEach((el) => { body[el.dataset.field] = el.value; });
         await D.api(`/api/desk/axes/${id}/`, { method: "PATCH", body });
+        delete editing[id];
         const current = axesBody.querySelector(`tr[data-axe-id="${id}"]`);
         if (current) delete current.dataset.dirty;
         say("axe-message", `Axe ${id} saved.`, "ok");
