@@ -28,7 +28,6 @@ FUNDING_BP_PER_DAY = 0.15
 class StaticArrays:
     """Per-instrument reference data that changes only when instruments do."""
 
-    version: tuple[int, int]
     ids: np.ndarray
     isin: list[str]
     issuer: list[str]
@@ -66,7 +65,7 @@ def _load_static() -> StaticArrays:
         adv[i] = max(float(r.adv), 1.0)
         bucket[i] = r.liquidity_bucket
     return StaticArrays(
-        version=(len(rows), int(ids.max()) if m else 0), ids=ids, isin=isin, issuer=issuer, sector=sector,
+        ids=ids, isin=isin, issuer=issuer, sector=sector,
         asset_class=ac, asset_class_codes=codes, adv=adv, liquidity_factor=1.0 + 0.2 * (bucket - 1.0),
         hedge_cost_bp=0.25 * bucket, holding_days=0.5 * bucket,
         index_of_id={int(r.id): r.sim_index for r in rows}, instruments={int(r.id): r for r in rows},
