@@ -157,7 +157,8 @@ def _token(code: str) -> str:
     return out.getvalue().strip()
 
 
-def bench_rfq(*, rate: float = 200.0, duration: float = 60.0, port: int = 8765, **_: Any) -> Iterator[Figure]:
+def bench_rfq(*, rate: float = 200.0, duration: float = 60.0, port: int = 8765, dump: str | None = None,
+              **_: Any) -> Iterator[Figure]:
     """Tier 2 and 3 RFQs over REST at a steady rate; intake to quote received on the client's websocket."""
     _prepare()
     from dealer.market.models import Instrument
@@ -174,6 +175,12 @@ def bench_rfq(*, rate: float = 200.0, duration: float = 60.0, port: int = 8765, 
             desk.port, tokens, isins, rate, duration, run_id, lambda: _cpu_seconds(desk.proc.pid, database), window))
     lat = np.array([got[k] - sent[k] for k in got if k in sent]) * 1000
     p50, p99 = _percentiles(list(lat))
+    if dump:
+        t0 = min(sent.values(), default=0.0)
+        with open(dump, "w") as f:
+            f.write("client_rfq_id,sent_s,latency_ms\n")
+            for k in sorted(sent, key=sent.__getitem__):
+                f.write(f"{k},{sent[k] - t0:.4f},{(got[k] - sent[k]) * 1000 if k in got else float('nan'):.2f}\n")
     yield ("rfq_to_quote_p50", f"{p50:.1f}", "ms")
     yield ("rfq_to_quote_p90", f"{np.percentile(lat, 90):.1f}" if lat.size else "nan", "ms")
     yield ("rfq_to_quote_p99", f"{p99:.1f}", "ms")

@@ -8,6 +8,7 @@ results and the channel layer.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -197,15 +198,26 @@ CELERY_BEAT_SCHEDULER = (
 )
 MARKET_TICK_SECONDS = env.float("MARKET_TICK_SECONDS", default=2.0)
 SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=1.0)
+
+
+def _every(task: str, seconds: float, stale_after: int) -> dict[str, Any]:
+    """A periodic task whose runs go stale: one that waited `stale_after` seconds in the queue
+    (a worker that was down or busy) is dropped rather than run late, so that a backlog of
+    sweeps and ticks never piles up in front of the next ones (django-celery-beat keeps the
+    option as `expire_seconds`)."""
+    option = "expire_seconds" if SERVICES_MODE else "expires"
+    return {"task": task, "schedule": seconds, "options": {option: stale_after}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "market-tick": {"task": "dealer.market.tasks.market_tick", "schedule": MARKET_TICK_SECONDS},
-    "desk-sweep": {"task": "dealer.desk.tasks.sweep", "schedule": SWEEP_SECONDS},
-    "hedge-orders": {"task": "dealer.hedging.tasks.work_orders", "schedule": SWEEP_SECONDS},
-    "hedge-stragglers": {"task": "dealer.hedging.tasks.decide_stragglers", "schedule": 5.0},
+    "market-tick": _every("dealer.market.tasks.market_tick", MARKET_TICK_SECONDS, max(2, int(2 * MARKET_TICK_SECONDS))),
+    "desk-sweep": _every("dealer.desk.tasks.sweep", SWEEP_SECONDS, max(2, int(2 * SWEEP_SECONDS))),
+    "hedge-orders": _every("dealer.hedging.tasks.work_orders", SWEEP_SECONDS, max(2, int(2 * SWEEP_SECONDS))),
+    "hedge-stragglers": _every("dealer.hedging.tasks.decide_stragglers", 5.0, 10),
     "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
     "scores-nightly": {"task": "crm.tasks.recompute_scores", "schedule": crontab(hour=1, minute=30)},
     "rollups-nightly": {"task": "dealer.reports.tasks.refresh_rollups", "schedule": crontab(hour=0, minute=30)},
-    "rollups-hits": {"task": "dealer.reports.tasks.catch_up_hits", "schedule": 60.0},
+    "rollups-hits": _every("dealer.reports.tasks.catch_up_hits", 60.0, 120),
 }
 
 if REDIS_URL:

@@ -107,6 +107,51 @@ def desk_rfq_payload(rfq: Rfq, *, recommendation: Quote | None = None) -> dict[s
     return body
 
 
+_ROW_FIELDS = (
+    "id", "client_id", "client_rfq_id", "side", "quantity", "status", "reason", "received_at", "tier",
+    "review_deadline", "channel", "quote_id", "recommendation_id", "claimed_by__username", "trade__id",
+    "instrument__isin", "instrument__description", "instrument__asset_class__code", "client__code", "client__name",
+    "quote__price", "quote__quantity", "quote__valid_until", "quote__components", "quote__mid", "quote__source",
+)
+_REC_FIELDS = ("price", "quantity", "ci_low", "ci_high", "impact_bp", "win_probability", "expected_pnl", "mid",
+               "components", "half_spread_bp")
+
+
+def rfq_rows(ids: Iterable[int]) -> list[tuple[int, str, dict[str, Any], dict[str, Any]]]:
+    """(client id, status, client view, desk row) of each RFQ in `ids`, from two flat reads.
+
+    The same representations as `rfq_payload` and `desk_rfq_payload`, without building five
+    model instances per RFQ: a sweep that expires a second's worth of quotes at once (200 at
+    200 RFQs/s) spends its time here."""
+    rows = list(Rfq.objects.filter(id__in=list(ids)).order_by("id").values_list(*_ROW_FIELDS))
+    rec_ids = [r[12] for r in rows if r[12] is not None]
+    recs = {q[0]: q[1:] for q in Quote.objects.filter(id__in=rec_ids).values_list("id", *_REC_FIELDS)} \
+        if rec_ids else {}
+    out = []
+    for (rid, client_id, client_rfq_id, side, qty, status, reason, received_at, tier, deadline, channel, quote_id,
+         rec_id, claimed_by, trade_id, isin, description, asset_class, code, name, q_price, q_qty, q_valid,
+         q_components, q_mid, q_source) in rows:
+        quote = None if quote_id is None else {
+            "id": quote_id, "price": dec(q_price, 6), "quantity": dec(q_qty, 2), "valid_until": iso(q_valid)}
+        client = {
+            "id": rid, "client_rfq_id": client_rfq_id, "isin": isin, "side": side, "quantity": dec(qty, 2),
+            "status": status, "reason": reason, "quote": quote,
+            "trade_id": trade_id if status in ("accepted", "booked") else None, "received_at": iso(received_at),
+        }
+        desk = {**client, "client": code, "client_name": name, "tier": tier, "asset_class": asset_class,
+                "description": description, "review_deadline": iso(deadline), "claimed_by": claimed_by,
+                "channel": channel}
+        if quote is not None:
+            desk["quote"] = {**quote, "components": q_components, "mid": dec(q_mid, 6), "source": q_source}
+        rec = recs.get(rec_id) if rec_id is not None else None
+        desk["recommendation"] = None if rec is None else {
+            "quote_id": rec_id, "price": dec(rec[0], 6), "quantity": dec(rec[1], 2), "ci_low": dec(rec[2], 6),
+            "ci_high": dec(rec[3], 6), "impact_bp": rec[4], "win_probability": rec[5], "expected_pnl": rec[6],
+            "mid": dec(rec[7], 6), "components": rec[8], "half_spread_bp": rec[9]}
+        out.append((client_id, status, client, desk))
+    return out
+
+
 def rfq_get_for_client(*, client_id: int, rfq_id: int) -> Rfq:
     rfq = rfqs_with_related().filter(client_id=client_id, id=rfq_id).first()
     if rfq is None:

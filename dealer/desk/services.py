@@ -19,8 +19,9 @@ from django.utils import timezone
 from crm.models import Client
 from dealer.desk import events
 from dealer.desk.models import Decision, Markout, Position, Quote, Rfq, Switch, Trade
-from dealer.desk.selectors import desk_rfq_payload, rfq_payload, rfqs_with_related
+from dealer.desk.selectors import rfq_rows, rfqs_with_related
 from dealer.errors import Conflict, DeskError, Forbidden, NotFound
+from dealer.events import publish_many
 from dealer.market.models import AssetClass, Instrument
 from dealer.roles import MANAGEMENT, SENIOR_TRADER, has_role
 
@@ -254,8 +255,8 @@ def received_desk_row(payload: dict[str, Any], *, code: str, name: str, tier: in
 
 
 def _publish(rfq: Rfq) -> None:
-    fresh = rfqs_with_related().select_related("recommendation", "claimed_by").get(pk=rfq.pk)
-    events.rfq_changed(fresh.client_id, fresh.status, rfq_payload(fresh), desk_rfq_payload(fresh))
+    for row in rfq_rows([rfq.pk]):
+        events.rfq_changed(*row)
 
 
 # --- accept and book -----------------------------------------------------------------------
@@ -530,9 +531,8 @@ def expire_due(*, now: datetime | None = None, limit: int = 2000) -> int:
             status=Rfq.Status.EXPIRED, reason="the quote's time-to-live ran out", updated_at=now)
         Rfq.objects.filter(id__in=reviewed, status=Rfq.Status.PENDING_REVIEW).update(
             status=Rfq.Status.EXPIRED, reason="no decision before the review deadline", updated_at=now)
-        for rfq in rfqs_with_related().select_related("recommendation", "claimed_by").filter(
-                id__in=[i for i, _ in due]):
-            events.rfq_changed(rfq.client_id, rfq.status, rfq_payload(rfq), desk_rfq_payload(rfq))
+        messages = [m for row in rfq_rows(i for i, _ in due) for m in events.rfq_changed_messages(*row)]
+        transaction.on_commit(lambda: publish_many(messages))
     return len(due)
 
 

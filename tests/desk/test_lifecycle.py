@@ -254,3 +254,39 @@ def test_a_tier_without_parameters_declines_instead_of_pricing_on_defaults(book,
     assert body["reason"] == "Tier 3 has no parameters for hy_corp"
     other = _send(clients["CLT0007"], book.isin("govt"), rid="fine")
     wait_status(clients["CLT0007"], other, "quoted")
+
+
+def test_the_flat_rows_behind_sweeps_and_pushes_equal_the_rest_representations(book, clients) -> None:
+    """`rfq_rows` (what the expiry sweep and every state change publish) gives the same client
+    view and desk row as the REST representations, in every state an RFQ can be pushed in."""
+    from dealer.desk.selectors import desk_rfq_payload, rfq_payload, rfq_rows, rfqs_with_related
+
+    t3, t1 = clients["CLT0007"], clients["CLT0001"]
+    quoted = _send(t3, book.isin(), rid="q")
+    booked = _send(t3, book.isin("govt", 1), rid="b", side="sell")
+    expired = _send(t3, book.isin("hy_corp", 2), rid="e")
+    declined = _send(t3, book.isin(), rid="d", quantity="9000000000")
+    review = _send(t1, book.isin("ig_corp", 5), rid="r", quantity="25000000")
+    for api, rid in ((t3, quoted), (t3, booked), (t3, expired), (t1, review)):
+        wait_status(api, rid, "quoted", "pending_review")
+    wait_status(t3, declined, "declined")
+    quote = t3.get(f"/api/rfqs/{booked}/").json()["quote"]
+    assert t3.post(f"/api/rfqs/{booked}/accept/", {"quote_id": quote["id"]}, format="json").status_code == 201
+    Quote.objects.filter(rfq_id=expired).update(valid_until=timezone.now() - timedelta(seconds=1))
+    assert services.expire_due() == 1
+    senior = api_for_user(book.user("senior1"))
+    assert senior.post(f"/api/desk/rfqs/{review}/claim/").status_code in (200, 201)
+
+    ids = [quoted, booked, expired, declined, review]
+    rows = {row[2]["id"]: row for row in rfq_rows(ids)}
+    assert set(rows) == set(ids)
+    statuses = set()
+    for rfq in rfqs_with_related().select_related("recommendation", "claimed_by").filter(id__in=ids):
+        client_id, status, client_view, desk_row = rows[rfq.id]
+        assert (client_id, status) == (rfq.client_id, rfq.status)
+        assert client_view == rfq_payload(rfq)
+        assert desk_row == desk_rfq_payload(rfq)
+        statuses.add(status)
+    assert statuses == {"quoted", "booked", "expired", "declined", "pending_review"}
+    assert rows[review][3]["claimed_by"] == "senior1" and rows[review][3]["recommendation"]["ci_low"]
+    assert rows[booked][2]["trade_id"] == Trade.objects.get(rfq_id=booked).id

@@ -30,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--trades", type=int, default=None, help="seed, scores: trades to write")
         parser.add_argument("--clients", type=int, default=None, help="scores: clients to seed")
         parser.add_argument("--port", type=int, default=8765, help="port of the desk the bench starts")
+        parser.add_argument("--dump", default=None, help="rfq: write each RFQ's send time and latency to this CSV")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         import importlib
