@@ -126,15 +126,20 @@ def price_waiting_rfqs() -> int:
     result = quote_batch(batch, market, book, ref.tiers_table)
     review = result.decision == 1
     recs = _recommendations(batch, result, market, book, ref.tiers_table, review)
-    with transaction.atomic():
-        live = set(Rfq.objects.select_for_update().filter(id__in=[r.id for r in rfqs], status=Rfq.Status.PRICING)
-                   .values_list("id", flat=True))
-        priced = [(k, r) for k, r in enumerate(rfqs) if r.id in live]
-        quotes = [_quote_for(r, k, result, recs, ref.tiers[r.tier], agreements[r.id][1], now) for k, r in priced]
-        Quote.objects.bulk_create([q for q in quotes if q is not None])
-        for (k, rfq), quote in zip(priced, quotes):
-            _apply_outcome(rfq, k, result, quote, ref.tiers[rfq.tier], now)
-        _save_outcomes([r for _, r in priced])
+    quotes = [_quote_for(r, k, result, recs, ref.tiers[r.tier], agreements[r.id][1], now) for k, r in enumerate(rfqs)]
+    for k, (rfq, quote) in enumerate(zip(rfqs, quotes)):
+        _apply_outcome(rfq, k, result, quote, ref.tiers[rfq.tier], now)
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        live = _write_outcomes_in_one_statement(rfqs, quotes, now)
+    else:
+        with transaction.atomic():
+            live = set(Rfq.objects.select_for_update().filter(id__in=[r.id for r in rfqs], status=Rfq.Status.PRICING)
+                       .values_list("id", flat=True))
+            Quote.objects.bulk_create([q for r, q in zip(rfqs, quotes) if q is not None and r.id in live])
+            _link_quotes(rfqs, quotes)
+            _save_outcomes([r for r in rfqs if r.id in live])
+    _link_quotes(rfqs, quotes)
+    priced = [(k, r) for k, r in enumerate(rfqs) if r.id in live]
     # After commit, the whole batch's messages at once (one round trip with Redis); then wait
     # (the GIL released) for the embedded mode's publisher thread, which a run pricing batch
     # after batch would otherwise starve.
@@ -202,6 +207,16 @@ def _apply_outcome(rfq: Rfq, k: int, result: Any, quote: Quote | None, tier: Any
         _move(rfq, Rfq.Status.QUOTED)
 
 
+def _link_quotes(rfqs: list[Rfq], quotes: list[Quote | None]) -> None:
+    """Point each RFQ at its quote (or recommendation) now that the quote has its id."""
+    for rfq, quote in zip(rfqs, quotes):
+        if quote is not None and quote.pk is not None:
+            if rfq.status == Rfq.Status.QUOTED:
+                rfq.quote = quote
+            elif rfq.status == Rfq.Status.PENDING_REVIEW:
+                rfq.recommendation = quote
+
+
 def _save_outcomes(rfqs: list[Rfq]) -> None:
     """One prepared UPDATE run for the whole batch (bulk_update's CASE expressions cost more)."""
     dt = connection.ops.adapt_datetimefield_value
@@ -212,6 +227,70 @@ def _save_outcomes(rfqs: list[Rfq]) -> None:
         cursor.executemany(
             f"UPDATE {table} SET status = %s, reason = %s, priced_at = %s, quote_id = %s, recommendation_id = %s, "
             f"review_deadline = %s, updated_at = %s WHERE id = %s", rows)
+
+
+_WRITE_SQL = """
+    WITH v AS (
+        SELECT * FROM unnest(%(rfq)s::bigint[], %(status)s::text[], %(reason)s::text[],
+                             %(deadline)s::timestamptz[], %(q_status)s::text[], %(source)s::text[],
+                             %(price)s::numeric[], %(quantity)s::numeric[], %(mid)s::numeric[],
+                             %(mid_se)s::float8[], %(valid_until)s::timestamptz[], %(components)s::text[],
+                             %(half_spread)s::float8[], %(ci_low)s::numeric[], %(ci_high)s::numeric[],
+                             %(impact)s::float8[], %(win)s::float8[], %(pnl)s::float8[], %(agreement)s::bigint[])
+            AS v(rfq_id, status, reason, review_deadline, q_status, source, price, quantity, mid, mid_se,
+                 valid_until, components, half_spread_bp, ci_low, ci_high, impact_bp, win_probability,
+                 expected_pnl, agreement_id)
+    ),
+    live AS (
+        SELECT r.id FROM {rfq} r WHERE r.id = ANY(%(rfq)s::bigint[]) AND r.status = 'pricing' FOR UPDATE
+    ),
+    q AS (
+        INSERT INTO {quote} (rfq_id, status, source, price, quantity, mid, mid_se, valid_until, components,
+                             half_spread_bp, ci_low, ci_high, impact_bp, win_probability, expected_pnl,
+                             agreement_id, created_at)
+        SELECT v.rfq_id, v.q_status, v.source, v.price, v.quantity, v.mid, v.mid_se, v.valid_until,
+               v.components::jsonb, v.half_spread_bp, v.ci_low, v.ci_high, v.impact_bp, v.win_probability,
+               v.expected_pnl, v.agreement_id, %(now)s
+        FROM v JOIN live ON live.id = v.rfq_id WHERE v.q_status IS NOT NULL
+        RETURNING id, rfq_id
+    )
+    UPDATE {rfq} r SET status = v.status, reason = v.reason, priced_at = %(now)s, updated_at = %(now)s,
+        review_deadline = v.review_deadline,
+        quote_id = CASE WHEN v.status = 'quoted' THEN q.id END,
+        recommendation_id = CASE WHEN v.status = 'pending_review' THEN q.id END
+    FROM v JOIN live ON live.id = v.rfq_id LEFT JOIN q ON q.rfq_id = v.rfq_id
+    WHERE r.id = v.rfq_id
+    RETURNING r.id, q.id
+"""
+
+
+def _write_outcomes_in_one_statement(rfqs: list[Rfq], quotes: list[Quote | None], now: datetime) -> set[int]:
+    """PostgreSQL: lock the RFQs still in pricing, insert their quotes and move them, in one
+    statement (its own transaction: one round trip instead of five). Returns the RFQs written;
+    the quotes get their ids."""
+    import json
+
+    def col(attr: str) -> list[Any]:
+        return [getattr(q, attr) if q is not None else None for q in quotes]
+
+    params = {
+        "rfq": [r.id for r in rfqs], "status": [r.status for r in rfqs], "reason": [r.reason for r in rfqs],
+        "deadline": [r.review_deadline for r in rfqs], "q_status": col("status"), "source": col("source"),
+        "price": col("price"), "quantity": col("quantity"), "mid": col("mid"), "mid_se": col("mid_se"),
+        "valid_until": col("valid_until"),
+        "components": [json.dumps(q.components) if q is not None else None for q in quotes],
+        "half_spread": col("half_spread_bp"), "ci_low": col("ci_low"), "ci_high": col("ci_high"),
+        "impact": col("impact_bp"), "win": col("win_probability"), "pnl": col("expected_pnl"),
+        "agreement": col("agreement_id"), "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_WRITE_SQL.format(rfq=Rfq._meta.db_table, quote=Quote._meta.db_table), params)
+        written = dict(cursor.fetchall())
+    for r, q in zip(rfqs, quotes):
+        if q is not None and r.id in written:
+            q.id = written[r.id]
+            q._state.adding = False
+    return set(written)
 
 
 def _priced_messages(rfq: Rfq) -> list[tuple[str, dict[str, Any]]]:

@@ -167,6 +167,19 @@ class _PricingFlag:
         self.bell.clear()
         return rang
 
+    def keep(self) -> None:
+        """A run that is still busy holds the flag up for another FLAG_MS (it lapses on its own
+        if the run dies, and the next RFQ enqueues a new run)."""
+        from django.conf import settings
+
+        if settings.REDIS_URL:
+            self._redis().set(PRICING_QUEUED_KEY, 1, px=FLAG_MS)
+            return
+        import time
+
+        with self.lock:
+            self.local_until = time.monotonic() + FLAG_MS / 1000
+
     def clear(self) -> None:
         from django.conf import settings
 
