@@ -212,7 +212,7 @@ def _every(task: str, seconds: float, stale_after: int) -> dict[str, Any]:
 CELERY_BEAT_SCHEDULE = {
     "market-tick": _every("dealer.market.tasks.market_tick", MARKET_TICK_SECONDS, max(2, int(2 * MARKET_TICK_SECONDS))),
     "desk-sweep": _every("dealer.desk.tasks.sweep", SWEEP_SECONDS, max(2, int(2 * SWEEP_SECONDS))),
-    "hedge-orders": _every("dealer.hedging.tasks.work_orders", env.float("HO", default=SWEEP_SECONDS), max(2, int(2 * SWEEP_SECONDS))),
+    "hedge-orders": _every("dealer.hedging.tasks.work_orders", SWEEP_SECONDS, max(2, int(2 * SWEEP_SECONDS))),
     "hedge-stragglers": _every("dealer.hedging.tasks.decide_stragglers", 5.0, 10),
     "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
     "scores-nightly": {"task": "crm.tasks.recompute_scores", "schedule": crontab(hour=1, minute=30)},
