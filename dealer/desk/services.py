@@ -13,7 +13,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from crm.models import Client
@@ -521,32 +521,84 @@ def review_decide(*, user: Any, rfq_id: int, action: str, price: Any = None, qua
 
 # --- expiry, stuck RFQs and markouts -------------------------------------------------------------
 
-def expire_due(*, now: datetime | None = None, limit: int = 2000) -> int:
-    """Expire quotes past their time-to-live and reviews past their deadline, in one transaction
-    of set-based updates (at 200 RFQs a second nearly every auto quote ends this way). Rows an
-    accept holds are skipped (`SKIP LOCKED`) and looked at again on the next sweep; the accept
-    checks the time-to-live itself. Idempotent."""
+QUOTE_EXPIRED_REASON = "the quote's time-to-live ran out"
+REVIEW_EXPIRED_REASON = "no decision before the review deadline"
+
+
+def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool = True) -> int:
+    """Expire quotes past their time-to-live and (with `reviews`) reviews past their deadline,
+    set-based, and publish the changes after commit. The pricing run calls it in its idle moments
+    (quotes only), so that expiries go out a few at a time as they fall due; the beat sweep catches
+    the rest. Rows an accept holds are skipped (`SKIP LOCKED`) and looked at again next time; the
+    accept checks the time-to-live itself. Idempotent."""
     now = now or timezone.now()
-    with transaction.atomic():
-        locked = Rfq.objects.filter(status__in=[Rfq.Status.QUOTED, Rfq.Status.PENDING_REVIEW]).filter(  # rfq_open
-            Q(status=Rfq.Status.QUOTED, quote__valid_until__lte=now)
-            | Q(status=Rfq.Status.PENDING_REVIEW, review_deadline__lte=now))
-        if connection.features.has_select_for_update_skip_locked:
-            locked = locked.select_for_update(skip_locked=True, of=("self",))
-        due = list(locked.values_list("id", "status")[:limit])
-        if not due:
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        expired = _expire_quotes_in_one_statement(now, limit)
+        if not reviews and not expired:
             return 0
-        quoted = [i for i, st in due if st == Rfq.Status.QUOTED]
-        reviewed = [i for i, st in due if st == Rfq.Status.PENDING_REVIEW]
-        Quote.objects.filter(rfq_id__in=quoted, status=Quote.Status.ACTIVE, valid_until__lte=now).update(
-            status=Quote.Status.EXPIRED)
-        Rfq.objects.filter(id__in=quoted, status=Rfq.Status.QUOTED).update(
-            status=Rfq.Status.EXPIRED, reason="the quote's time-to-live ran out", updated_at=now)
+        with transaction.atomic():
+            expired += _expire_reviews(now, limit) if reviews else []
+            _publish_all(expired)
+        return len(expired)
+    with transaction.atomic():
+        quotes_due = Rfq.objects.filter(status=Rfq.Status.QUOTED, quote__status=Quote.Status.ACTIVE,
+                                        quote__valid_until__lte=now).order_by("quote__valid_until")
+        if connection.features.has_select_for_update_skip_locked:
+            quotes_due = quotes_due.select_for_update(skip_locked=True, of=("self",))
+        quoted = list(quotes_due.values_list("id", flat=True)[:limit])
+        if quoted:
+            Quote.objects.filter(rfq_id__in=quoted, status=Quote.Status.ACTIVE, valid_until__lte=now).update(
+                status=Quote.Status.EXPIRED)
+            Rfq.objects.filter(id__in=quoted, status=Rfq.Status.QUOTED).update(
+                status=Rfq.Status.EXPIRED, reason=QUOTE_EXPIRED_REASON, updated_at=now)
+        expired = quoted + (_expire_reviews(now, limit) if reviews else [])
+        _publish_all(expired)
+    return len(expired)
+
+
+_EXPIRE_QUOTES_SQL = """
+    WITH due AS (
+        SELECT r.id FROM {quote} q JOIN {rfq} r ON r.id = q.rfq_id AND r.quote_id = q.id
+        WHERE q.status = 'active' AND q.valid_until <= %(now)s AND r.status = 'quoted'
+        ORDER BY q.valid_until LIMIT %(limit)s
+        FOR UPDATE OF r SKIP LOCKED
+    ),
+    expired_quotes AS (
+        UPDATE {quote} q SET status = 'expired' FROM due
+        WHERE q.rfq_id = due.id AND q.status = 'active' AND q.valid_until <= %(now)s
+    )
+    UPDATE {rfq} r SET status = 'expired', reason = %(reason)s, updated_at = %(now)s
+    FROM due WHERE r.id = due.id
+    RETURNING r.id
+"""
+
+
+def _expire_quotes_in_one_statement(now: datetime, limit: int) -> list[int]:
+    """PostgreSQL: find the quotes due (an index scan in time-to-live order over `(status,
+    valid_until)`), lock their RFQs and expire both, in one statement: its own transaction, one
+    round trip."""
+    sql = _EXPIRE_QUOTES_SQL.format(quote=Quote._meta.db_table, rfq=Rfq._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"now": now, "limit": limit, "reason": QUOTE_EXPIRED_REASON})
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _expire_reviews(now: datetime, limit: int) -> list[int]:
+    due = Rfq.objects.filter(status=Rfq.Status.PENDING_REVIEW, review_deadline__lte=now).order_by("id")
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    reviewed = list(due.values_list("id", flat=True)[:limit])
+    if reviewed:
         Rfq.objects.filter(id__in=reviewed, status=Rfq.Status.PENDING_REVIEW).update(
-            status=Rfq.Status.EXPIRED, reason="no decision before the review deadline", updated_at=now)
-        messages = [m for row in rfq_rows(i for i, _ in due) for m in events.rfq_changed_messages(*row)]
+            status=Rfq.Status.EXPIRED, reason=REVIEW_EXPIRED_REASON, updated_at=now)
+    return reviewed
+
+
+def _publish_all(ids: list[int]) -> None:
+    """Every state change of `ids`, from flat reads, in one round trip after commit."""
+    if ids:
+        messages = [m for row in rfq_rows(ids) for m in events.rfq_changed_messages(*row)]
         transaction.on_commit(lambda: publish_many(messages))
-    return len(due)
 
 
 def requeue_stuck(*, now: datetime | None = None) -> int:

@@ -1,6 +1,7 @@
 """The RFQ path end to end through the real Celery worker: quote, review, decide, book, expire."""
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -164,6 +165,22 @@ def test_quotes_and_reviews_expire_on_time(book, clients) -> None:
     assert services.expire_due() == 0  # idempotent
     assert "review deadline" in t1.get(f"/api/rfqs/{rid1}/").json()["reason"]
     late = api_for_user(book.user("senior1")).post(f"/api/desk/rfqs/{rid1}/decision/", {"action": "send"}, format="json")
+    assert late.status_code == 409
+
+
+def test_a_pricing_run_expires_the_quotes_that_fell_due_without_the_sweep(book, clients) -> None:
+    """No beat runs here: the run that prices the second RFQ expires the first one's quote."""
+    api = clients["CLT0007"]
+    first = _send(api, book.isin(), rid="first")
+    quote = wait_status(api, first, "quoted")["quote"]
+    time.sleep(0.3)  # the first run lingers 50 ms for more RFQs: the second one starts a run of its own
+    Quote.objects.filter(id=quote["id"]).update(valid_until=timezone.now() - timedelta(seconds=1))
+    second = _send(api, book.isin("govt", 2), rid="second")
+    body = wait_status(api, first, "expired", timeout=5)
+    assert body["reason"] == "the quote's time-to-live ran out"
+    assert Quote.objects.get(id=quote["id"]).status == "expired"
+    assert api.get(f"/api/rfqs/{second}/").json()["status"] == "quoted"
+    late = api.post(f"/api/rfqs/{first}/accept/", {"quote_id": quote["id"]}, format="json")
     assert late.status_code == 409
 
 

@@ -106,7 +106,10 @@ class Command(BaseCommand):
              "-n", "pricing@%h"],
             [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "hedging", "-P", "solo",
              "-n", "hedging@%h"],
-            [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "celery", "-c", "2", "-n", "worker@%h"],
+            # Threads, not prefork: under prefork Celery's Django fixup closes the connection pool
+            # around every task, so each sweep and tick opened two new PostgreSQL connections.
+            [py, "-m", "celery", "-A", "dealer", "worker", "-l", "WARNING", "-Q", "celery", "-P", "threads", "-c", "2",
+             "-n", "worker@%h"],
             [py, "-m", "celery", "-A", "dealer", "beat", "-l", "WARNING"],
             [py, "manage.py", "runfix", "--port", str(self._fix_port(opts))],
         ]
