@@ -94,7 +94,10 @@ if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     # Under ASGI persistent connections leak across threads: use psycopg's pool instead.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    # Statements run through `dealer.db.prepared_cursor` are prepared on their fifth run (Django's
+    # own cursors bind on the client and are never prepared).
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=10),
         "timeout": 10,

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from crm.models import Client
+from dealer.db import prepared_cursor
 from dealer.desk import pricing_context as ctx
 from dealer.desk.models import Quote, Rfq
 from dealer.desk.services import _move
@@ -62,7 +63,7 @@ def claim_waiting(limit: int = CLAIM_LIMIT) -> list[tuple[Rfq, float]]:
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
     sql = _CLAIM_SQL.format(rfq=Rfq._meta.db_table, client=Client._meta.db_table, lock=lock)
     now = timezone.now()
-    with connection.cursor() as cursor:  # one statement: its own transaction
+    with prepared_cursor() as cursor:  # one statement: its own transaction
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), limit])
         rows = cursor.fetchall()
     out = []
@@ -283,7 +284,7 @@ def _write_outcomes_in_one_statement(rfqs: list[Rfq], quotes: list[Quote | None]
         "impact": col("impact_bp"), "win": col("win_probability"), "pnl": col("expected_pnl"),
         "agreement": col("agreement_id"), "now": now,
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(_WRITE_SQL.format(rfq=Rfq._meta.db_table, quote=Quote._meta.db_table), params)
         written = dict(cursor.fetchall())
     for r, q in zip(rfqs, quotes):

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.models import Client
+from dealer.db import prepared_cursor
 from dealer.desk import events
 from dealer.desk.models import Decision, Markout, Position, Quote, Rfq, Switch, Trade
 from dealer.desk.selectors import rfq_rows, rfqs_with_related
@@ -148,7 +149,6 @@ class _PricingFlag:
         import asyncio
 
         import redis.asyncio
-
         from django.conf import settings
 
         loop = asyncio.get_running_loop()
@@ -578,7 +578,7 @@ def _expire_quotes_in_one_statement(now: datetime, limit: int) -> list[int]:
     valid_until)`), lock their RFQs and expire both, in one statement: its own transaction, one
     round trip."""
     sql = _EXPIRE_QUOTES_SQL.format(quote=Quote._meta.db_table, rfq=Rfq._meta.db_table)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, {"now": now, "limit": limit, "reason": QUOTE_EXPIRED_REASON})
         return [row[0] for row in cursor.fetchall()]
 
