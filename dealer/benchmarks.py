@@ -444,6 +444,8 @@ def bench_hedge(*, count: int = 1000, port: int = 8765, **_: Any) -> Iterator[Fi
     run_id = f"hb{int(time.time())}"
     worker = None
     desk: _Desk | None = None
+    cpu_before: dict[str, float] = {}
+    cpu_after: dict[str, float] = {}
     if settings.SERVICES_MODE:
         desk = _Desk(port).__enter__()
     else:
@@ -490,10 +492,13 @@ def bench_hedge(*, count: int = 1000, port: int = 8765, **_: Any) -> Iterator[Fi
         # Not measured: one trade in each bond the burst trades, decided, so that the workers are
         # up and have read the day's proxy estimates, as on a desk that has traded these today.
         decided(book(0, len(isins), f"{run_id}w"), timeout=180)
+        database = str(settings.DATABASES["default"]["NAME"])
+        cpu_before = _cpu_seconds(desk.proc.pid, database) if desk is not None and desk.proc else {}
         started = time.perf_counter()
         trade_ids = book(0, count, run_id)
         burst = time.perf_counter() - started
         decided(trade_ids, timeout=120)
+        cpu_after = _cpu_seconds(desk.proc.pid, database) if desk is not None and desk.proc else {}
         lat = list(HedgeDecision.objects.filter(trade_id__in=trade_ids).values_list("latency_ms", flat=True))
     finally:
         if worker is not None:
@@ -507,3 +512,9 @@ def bench_hedge(*, count: int = 1000, port: int = 8765, **_: Any) -> Iterator[Fi
     yield ("hedge_decided", len(lat), "")
     yield ("hedge_burst_seconds", f"{burst:.2f}", f"s (booking {count} trades, 100 at a time)")
     yield ("hedge_mode", "services" if settings.SERVICES_MODE else "embedded", "")
+    if cpu_after and trade_ids:
+        per_trade = {role: (cpu_after[role] - cpu_before.get(role, 0.0)) * 1000 / len(trade_ids) for role in cpu_after}
+        for role, ms in sorted(per_trade.items(), key=lambda kv: -kv[1]):
+            if ms >= 0.01:
+                yield (f"cpu_per_trade_{role}", f"{ms:.2f}", "ms (the load generator books them)" if
+                       role == "load_generator" else "ms")

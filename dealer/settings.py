@@ -94,9 +94,11 @@ if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     # Under ASGI persistent connections leak across threads: use psycopg's pool instead.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    # Statements run through `dealer.db.prepared_cursor` are prepared on their fifth run (Django's
-    # own cursors bind on the client and are never prepared).
+    # Parameters bound by the server, and a statement prepared on its fifth run: the desk runs the
+    # same few hundred statements all day, and PostgreSQL planned each afresh (client-side binding,
+    # Django's default: ~0.15 ms of planning for a 0.04 ms claim).
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=10),
@@ -192,6 +194,7 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ROUTES = {
     "dealer.desk.tasks.price_rfqs": {"queue": "pricing"},
     "dealer.hedging.tasks.decide_hedge": {"queue": "hedging"},
+    "dealer.hedging.tasks.decide_hedges": {"queue": "hedging"},
     "dealer.hedging.tasks.decide_stragglers": {"queue": "hedging"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "celery"

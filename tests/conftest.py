@@ -107,6 +107,10 @@ class WorkerHandle:
 
         app.control.purge()
         pricing_flag.clear()  # the purge dropped any queued pricing run the flag stands for
+        from dealer.hedging.tasks import decide_flag, work_flag
+
+        decide_flag.clear()
+        work_flag.clear()
         from dealer.desk.context_versions import invalidate_all
 
         invalidate_all()  # the flush that follows sends no signals: the pricer must read anew

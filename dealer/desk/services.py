@@ -25,6 +25,7 @@ from dealer.errors import Conflict, DeskError, Forbidden, NotFound
 from dealer.events import publish_many
 from dealer.market.models import AssetClass, Instrument
 from dealer.roles import MANAGEMENT, SENIOR_TRADER, has_role
+from dealer.runflag import RunFlag
 
 MAX_QUANTITY = Decimal("1e10")
 RFQ_FIELDS = ("client_rfq_id", "isin", "side", "quantity")
@@ -87,110 +88,7 @@ def parse_rfq_input(data: Any) -> RfqInput:
     return RfqInput(client_rfq_id=rid, isin=isin, side=side, quantity=quantity.quantize(Decimal("0.01")))
 
 
-PRICING_QUEUED_KEY = "desk:price_rfqs:queued"
-PRICING_WAKE_KEY = "desk:price_rfqs:wake"
-FLAG_MS = 2000
-
-
-class _PricingFlag:
-    """'A pricing run is queued or running', and the bell that wakes a running one.
-
-    Every stored RFQ rings the bell and sets the flag if it is clear; whoever set it enqueues a
-    run (`price_rfqs`). A run prices batch after batch and, when a claim comes back empty,
-    waits a moment for the bell before it lets go, so under steady flow one run serves the RFQs
-    as they come, without a task per batch. In services mode the flag is a Redis key (expiring
-    after two seconds, so a lost task never blocks pricing) and the bell a one-element Redis
-    list the run waits on (BLPOP); in the embedded mode both live in the process.
-    """
-
-    def __init__(self) -> None:
-        import threading
-        import weakref
-
-        self.lock = threading.Lock()
-        self.local_until = 0.0
-        self.bell = threading.Event()
-        self.client: Any = None
-        self.async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-    def _redis(self) -> Any:
-        if self.client is None:
-            import redis
-            from django.conf import settings
-
-            self.client = redis.Redis.from_url(settings.REDIS_URL)
-        return self.client
-
-    @staticmethod
-    def _ring(pipe: Any) -> Any:
-        pipe.rpush(PRICING_WAKE_KEY, 1)
-        pipe.ltrim(PRICING_WAKE_KEY, -1, -1)
-        pipe.set(PRICING_QUEUED_KEY, 1, nx=True, px=FLAG_MS)
-        return pipe
-
-    def signal(self) -> bool:
-        """Ring the bell; True when the flag was clear (the caller enqueues a run)."""
-        from django.conf import settings
-
-        if settings.REDIS_URL:
-            return bool(self._ring(self._redis().pipeline(transaction=False)).execute()[2])
-        import time
-
-        self.bell.set()
-        with self.lock:
-            now = time.monotonic()
-            if now < self.local_until:
-                return False
-            self.local_until = now + FLAG_MS / 1000
-            return True
-
-    async def asignal(self) -> bool:
-        """`signal` on an event loop (services mode): an async Redis client per loop."""
-        import asyncio
-
-        import redis.asyncio
-        from django.conf import settings
-
-        loop = asyncio.get_running_loop()
-        client = self.async_clients.get(loop)
-        if client is None:
-            client = self.async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        return bool((await self._ring(client.pipeline(transaction=False)).execute())[2])
-
-    def wait(self, timeout: float) -> bool:
-        """A running run waits up to `timeout` seconds for the bell; True if it rang."""
-        from django.conf import settings
-
-        if settings.REDIS_URL:
-            return self._redis().blpop([PRICING_WAKE_KEY], timeout=timeout) is not None
-        rang = self.bell.wait(timeout)
-        self.bell.clear()
-        return rang
-
-    def keep(self) -> None:
-        """A run that is still busy holds the flag up for another FLAG_MS (it lapses on its own
-        if the run dies, and the next RFQ enqueues a new run)."""
-        from django.conf import settings
-
-        if settings.REDIS_URL:
-            self._redis().set(PRICING_QUEUED_KEY, 1, px=FLAG_MS)
-            return
-        import time
-
-        with self.lock:
-            self.local_until = time.monotonic() + FLAG_MS / 1000
-
-    def clear(self) -> None:
-        from django.conf import settings
-
-        if settings.REDIS_URL:
-            self._redis().delete(PRICING_QUEUED_KEY)
-        else:
-            with self.lock:
-                self.local_until = 0.0
-
-
-pricing_flag = _PricingFlag()
+pricing_flag = RunFlag("desk:price_rfqs")
 
 
 def _enqueue_pricing() -> None:
@@ -295,8 +193,10 @@ def _apply_fill(position: Position, desk_qty: Decimal, price: Decimal) -> None:
 
 def position_apply(*, instrument_id: int, desk_qty: Decimal, price: Decimal) -> Position:
     """Lock (or create) the instrument's position and apply a fill. Caller holds a transaction."""
-    Position.objects.get_or_create(instrument_id=instrument_id)
-    position = Position.objects.select_for_update().get(instrument_id=instrument_id)
+    position = Position.objects.select_for_update().filter(instrument_id=instrument_id).first()
+    if position is None:
+        Position.objects.get_or_create(instrument_id=instrument_id)
+        position = Position.objects.select_for_update().get(instrument_id=instrument_id)
     _apply_fill(position, desk_qty, price)
     position.save(update_fields=["quantity", "avg_price", "realized_pnl", "updated_at"])
     return position
@@ -341,21 +241,24 @@ def quote_accept(*, client: Client, rfq_id: int, quote_id: Any) -> tuple[Trade, 
         if quote.quantity > headroom:
             raise Conflict(f"The trade of {quote.quantity} face exceeds the client's remaining credit line ({headroom}).")
         _move(rfq, Rfq.Status.ACCEPTED)
-        trade = Trade.objects.create(
-            rfq=rfq, quote=quote, client=client, instrument_id=rfq.instrument_id, side=rfq.side,
-            quantity=quote.quantity, price=quote.price, mid_at_booking=quote.mid, booked_at=now,
-            tier=rfq.tier, next_markout_at=now + timedelta(seconds=MARKOUT_HORIZONS[0]),
-        )
         desk_qty = -quote.quantity if rfq.side == "buy" else quote.quantity
         position = position_apply(instrument_id=rfq.instrument_id, desk_qty=desk_qty, price=quote.price)
         Client.objects.filter(pk=client.pk).update(credit_used=F("credit_used") + quote.quantity)
         quote.status = Quote.Status.ACCEPTED
         quote.save(update_fields=["status"])
+        # Written last, stamped as it is written: the trade's time is its booking's, and its hedge
+        # decision (timed from it) is rung first after the commit.
+        booked_at = timezone.now()
+        trade = Trade.objects.create(
+            rfq=rfq, quote=quote, client=client, instrument_id=rfq.instrument_id, side=rfq.side,
+            quantity=quote.quantity, price=quote.price, mid_at_booking=quote.mid, booked_at=booked_at,
+            tier=rfq.tier, next_markout_at=booked_at + timedelta(seconds=MARKOUT_HORIZONS[0]),
+        )
         _move(rfq, Rfq.Status.BOOKED)
         rfq.save(update_fields=["status", "updated_at"])
+        transaction.on_commit(lambda: _after_booking(trade.id))
         _publish(rfq)
         events.desk_event({"type": "position", "position": position_event(position)})
-        transaction.on_commit(lambda: _after_booking(trade.id))
     return trade, True
 
 
@@ -369,14 +272,11 @@ def position_event(position: Position) -> dict[str, Any]:
 
 
 def _after_booking(trade_id: int) -> None:
+    from dealer.hedging.tasks import enqueue_decisions
     from dealer.reports.tasks import update_rollups
 
+    enqueue_decisions()
     update_rollups.delay(trade_id)
-    try:
-        from dealer.hedging.tasks import decide_hedge
-    except ImportError:  # hedging arrives with its own issue
-        return
-    decide_hedge.delay(trade_id)
 
 
 def rfq_reject(*, client: Client, rfq_id: int) -> Rfq:

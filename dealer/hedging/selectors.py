@@ -9,6 +9,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from crm.models import Interest
 from dealer.desk.models import Axe, Position, Rfq, Trade
@@ -193,16 +194,46 @@ def _dec(x: Any) -> Decimal:
     return x if isinstance(x, Decimal) else Decimal(str(x))
 
 
-def daily_hedge_usage(start: datetime) -> tuple[Decimal, list[tuple[int, str, Decimal]]]:
+FILLS_SETTLED = timedelta(seconds=30)
+_settled_fills: dict[tuple[datetime, int], tuple[datetime, Decimal]] = {}
+_settled_lock = threading.Lock()
+
+
+def daily_fills_notional(start: datetime, now: datetime) -> Decimal:
+    """The notional of the fills since `start` (the day's), in one query over the last half
+    minute or so: the fills older than `FILLS_SETTLED` are summed once per process and kept (a
+    fill commits within milliseconds of its `filled_at`), so a decision late in a busy day does not
+    add up every fill of the day again."""
+    from dealer.desk.context_versions import versions
+
+    key = (start, versions.read()[0])  # a reset of the reference data (a reseed, a restore) starts afresh
+    with _settled_lock:
+        for old in [k for k in _settled_fills if k != key]:
+            del _settled_fills[old]
+        upto, settled = _settled_fills.get(key, (start, Decimal(0)))
+    settle_to = max(upto, now - FILLS_SETTLED)
+    notional = F("quantity") * F("price") / 100
+    got = HedgeFill.objects.filter(filled_at__gte=upto).aggregate(
+        newly_settled=Sum(notional, filter=Q(filled_at__lt=settle_to)),
+        recent=Sum(notional, filter=Q(filled_at__gte=settle_to)))
+    settled += _dec(got["newly_settled"] or 0)
+    with _settled_lock:
+        held = _settled_fills.get(key)
+        if held is None or held[0] < settle_to:
+            _settled_fills[key] = (settle_to, settled)
+    return settled + _dec(got["recent"] or 0)
+
+
+def daily_hedge_usage(start: datetime, now: datetime | None = None) -> tuple[Decimal, list[tuple[int, str, Decimal]]]:
     """What the day's hedge notional limit has used since `start`: the notional of today's fills,
     and per instrument (sim index, asset class, face) the unfilled part of live orders made today."""
-    fills = HedgeFill.objects.filter(filled_at__gte=start).aggregate(q=Sum(F("quantity") * F("price") / 100))["q"] or 0
+    fills = daily_fills_notional(start, now or timezone.now())
     live = list(HedgeOrder.objects.filter(status__in=["pending", "working"], release_at__isnull=False,
                                           created_at__gte=start)
                 .order_by().values("instrument_id")
                 .annotate(face=Sum(F("quantity") - F("filled")))
                 .values_list("instrument__sim_index", "instrument__asset_class__code", "face"))
-    return Decimal(str(fills)), [(idx, code, _dec(face)) for idx, code, face in live if face]
+    return fills, [(idx, code, _dec(face)) for idx, code, face in live if face]
 
 
 def venues() -> list[Venue]:

@@ -30,6 +30,7 @@ from dealer.desk import events
 from dealer.desk.models import Trade
 from dealer.desk.services import position_apply, position_event
 from dealer.errors import Conflict, DeskError, Forbidden, NotFound
+from dealer.events import publish_many
 from dealer.hedging import selectors
 from dealer.hedging.models import HedgeAction, HedgeDecision, HedgeFill, HedgeOrder, HedgeSettings
 from dealer.market.models import Instrument
@@ -109,12 +110,13 @@ class _Limits:
     def __init__(self, conf: HedgeSettings, market: _Market, now: datetime):
         self.conf = conf
         self.market = market
+        self.now = now
         self.start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         self.used: Decimal | None = None
 
     def _used(self) -> Decimal:
         if self.used is None:
-            fills, live = selectors.daily_hedge_usage(self.start)
+            fills, live = selectors.daily_hedge_usage(self.start, self.now)
             cents = Decimal("0.01")
             self.used = fills + sum(((face * Decimal(repr(_per_unit(code, self.market.mid_at(idx))))).quantize(cents)
                                      for idx, code, face in live), Decimal(0))
@@ -162,7 +164,7 @@ def hedge_decide(*, trade_id: int) -> HedgeDecision:
     return HedgeDecision.objects.get(trade_id=trade_id)
 
 
-def hedge_decide_pending(*, trade_id: int | None = None) -> Decided:
+def hedge_decide_pending(*, trade_id: int | None = None, recent: timedelta | None = None) -> Decided:
     """Decide the trades still waiting for their hedge decision: `trade_id` and the recent ones
     booked after it, or without `trade_id` every recent one.
 
@@ -174,7 +176,7 @@ def hedge_decide_pending(*, trade_id: int | None = None) -> Decided:
         return Decided(target_done=True)
     total = Decided()
     for _ in range(100):
-        batch = _decide_batch(trade_id)
+        batch = _decide_batch(trade_id, recent or CLAIM_WINDOW)
         total.decisions += batch.decisions
         total.pending_orders += batch.pending_orders
         if trade_id is None or batch.target_done:
@@ -205,7 +207,7 @@ def hedge_decide_stragglers(*, now: datetime | None = None) -> Decided:
     return hedge_decide_pending()
 
 
-def _claim(trade_id: int | None, now: datetime) -> list[Trade]:
+def _claim(trade_id: int | None, now: datetime, window: timedelta = CLAIM_WINDOW) -> list[Trade]:
     """Lock the trades waiting for a decision (skipping those another batch holds), oldest first.
 
     With `trade_id`: that trade and the recent ones booked after it, so that the claim reads the
@@ -213,7 +215,7 @@ def _claim(trade_id: int | None, now: datetime) -> list[Trade]:
     before it have tasks of their own, ahead of it in the queue.
     """
     qs = Trade.objects.select_related("instrument__asset_class").filter(hedge_decision__isnull=True)
-    recent = Q(booked_at__gte=now - CLAIM_WINDOW)
+    recent = Q(booked_at__gte=now - window)
     if trade_id is not None:
         qs = qs.filter(id__gte=trade_id).filter(recent | Q(id=trade_id))
     else:
@@ -223,11 +225,11 @@ def _claim(trade_id: int | None, now: datetime) -> list[Trade]:
     return list(qs.order_by("id")[:CLAIM_LIMIT])
 
 
-def _decide_batch(trade_id: int | None) -> Decided:
+def _decide_batch(trade_id: int | None, window: timedelta = CLAIM_WINDOW) -> Decided:
     """Claim, read the context once, decide all in one vectorized call, write in bulk, publish."""
     with transaction.atomic():
         now = timezone.now()
-        trades = _claim(trade_id, now)
+        trades = _claim(trade_id, now, window)
         if not trades:
             return Decided()
         conf = _locked_settings()
@@ -262,9 +264,9 @@ def _decide_batch(trade_id: int | None) -> Decided:
             decision.latency_ms = (decided_at - decision.trade.booked_at).total_seconds() * 1000.0
         HedgeDecision.objects.bulk_create([d for d, _ in plans])
         created = _write_orders(parents, leaves)
-        for decision, _ in plans:
-            events.desk_event({"type": "hedge", "trade_id": decision.trade_id, "decision": decision.decision,
-                               "reason": decision.reason})
+        messages = [("desk", {"type": "hedge", "trade_id": d.trade_id, "decision": d.decision, "reason": d.reason})
+                    for d, _ in plans]
+        transaction.on_commit(lambda: publish_many(messages))  # the batch's pushes in one round trip
     return Decided(decisions=[d for d, _ in plans], pending_orders=sum(o.status == "pending" for o in created),
                    target_done=trade_id is not None and any(t.id == trade_id for t in trades))
 
@@ -432,8 +434,10 @@ def due_orders(now: datetime | None = None) -> list[int]:
                                           children__isnull=True).values_list("id", flat=True)[:500])
 
 
-def fill_attempt(*, order_id: int, now: datetime | None = None) -> HedgeFill | None:
-    """One attempt to fill an order on the venue with the lowest expected all-in cost."""
+def fill_attempt(*, order_id: int, now: datetime | None = None, venues: list[Any] | None = None,
+                 market: _Market | None = None) -> HedgeFill | None:
+    """One attempt to fill an order on the venue with the lowest expected all-in cost (`venues`
+    and `market`: read once by a caller working many orders)."""
     now = now or timezone.now()
     with transaction.atomic():
         order = HedgeOrder.objects.select_for_update(of=("self",)).select_related("instrument__asset_class").filter(id=order_id).first()
@@ -446,8 +450,8 @@ def fill_attempt(*, order_id: int, now: datetime | None = None) -> HedgeFill | N
         if HedgeFill.objects.filter(fill_key=key).exists():
             return None
         inst = order.instrument
-        venues = selectors.venues()
-        market = _Market()
+        venues = venues if venues is not None else selectors.venues()
+        market = market if market is not None else _Market()
         mid = market.mid(inst)
         snap = market.snap
         half = mid * 5e-4 * (1 + inst.liquidity_bucket)
@@ -470,7 +474,9 @@ def fill_attempt(*, order_id: int, now: datetime | None = None) -> HedgeFill | N
             if attempt >= MAX_ATTEMPTS_WITHOUT_FILL and order.filled == 0:
                 order.status = "rejected"
                 order.reason = "no venue filled the order"
-            order.save(update_fields=["attempts", "status", "reason"])
+                order.save(update_fields=["attempts", "status", "reason"])
+            else:  # only the attempt count moves: no history row for every miss
+                HedgeOrder.objects.filter(id=order.id).update(attempts=attempt)
             return None
         share = float(rng.uniform(0.4, 1.0))
         qty = order.remaining if share > 0.85 else min(order.remaining, max(LOT, _q(float(order.remaining) * share)))
@@ -486,15 +492,21 @@ def fill_attempt(*, order_id: int, now: datetime | None = None) -> HedgeFill | N
                 parent.status = "filled"
             parent.save(update_fields=["filled", "status"])
         position = position_apply(instrument_id=inst.id, desk_qty=qty if order.side == "buy" else -qty, price=price)
-        events.desk_event({"type": "hedge.fill", "order_id": order.id, "quantity": f"{qty:.2f}", "price": f"{price:.6f}"})
-        events.desk_event({"type": "position", "position": position_event(position)})
+        messages = [("desk", {"type": "hedge.fill", "order_id": order.id, "quantity": f"{qty:.2f}",
+                              "price": f"{price:.6f}"}),
+                    ("desk", {"type": "position", "position": position_event(position)})]
+        transaction.on_commit(lambda: publish_many(messages))
     return fill
 
 
 def orders_work(now: datetime | None = None) -> int:
     fills = 0
-    for order_id in due_orders(now):
-        if fill_attempt(order_id=order_id, now=now) is not None:
+    due = due_orders(now)
+    if not due:
+        return 0
+    venues, market = selectors.venues(), _Market()
+    for order_id in due:
+        if fill_attempt(order_id=order_id, now=now, venues=venues, market=market) is not None:
             fills += 1
     return fills
 

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
 
 from dealer.hedging import services
+from dealer.runflag import RunFlag, serve
 
 WORK_QUEUED_KEY = "hedging:work_orders:queued"
 
@@ -61,6 +63,38 @@ def enqueue_work_orders() -> None:
     so a burst of decisions queues one run, not one per batch, in front of the next decisions."""
     if work_flag.set_if_clear():
         work_orders.delay()
+
+
+decide_flag = RunFlag("hedging:decide")
+RUN_SECONDS = 5.0
+EMBEDDED_RUN_SECONDS = 0.2  # the embedded worker is one thread for every queue: let the others in
+# A run claims the trades booked this recently; a trade older than that still without its decision
+# (a run died with it) is the straggler sweep's.
+RUN_WINDOW = timedelta(seconds=30)
+
+
+def enqueue_decisions() -> None:
+    """After a trade's commit: ring the running decision run, or enqueue one if none is queued."""
+    if decide_flag.signal():
+        decide_hedges.delay()
+
+
+def _decide_step() -> int:
+    decided = services.hedge_decide_pending(recent=RUN_WINDOW)
+    if decided.pending_orders:
+        enqueue_work_orders()
+    return len(decided.decisions)
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def decide_hedges() -> int:
+    """Decide every trade waiting for its hedge, batch after batch while trades keep coming
+    (`dealer.runflag.serve`: every booked trade rings the bell after its commit)."""
+    from django.conf import settings
+
+    return serve(decide_flag, _decide_step, batch_limit=services.CLAIM_LIMIT,
+                 run_seconds=RUN_SECONDS if settings.SERVICES_MODE else EMBEDDED_RUN_SECONDS,
+                 successor=decide_hedges.delay)
 
 
 @shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)

@@ -11,8 +11,10 @@ def _fresh_proxy_estimates() -> Iterator[None]:
     from dealer.hedging import selectors
 
     selectors._proxy_cache.clear()
+    selectors._settled_fills.clear()
     yield
     selectors._proxy_cache.clear()
+    selectors._settled_fills.clear()
 
 
 @pytest.fixture

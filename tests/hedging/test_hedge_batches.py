@@ -79,6 +79,41 @@ def test_the_daily_limit_holds_across_the_trades_of_a_batch_and_after(desk) -> N
     assert third.status == "rejected" and "day's hedge notional" in third.reason
 
 
+def test_the_days_fill_notional_counts_each_fill_once_as_the_day_goes_on(desk) -> None:
+    """The day's fill notional keeps its settled part between calls and reads only the recent
+    fills; it always equals the sum over the day's fills."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dealer.hedging import selectors
+    from dealer.hedging.models import HedgeFill
+    from dealer.hedging.selectors import FILLS_SETTLED, daily_fills_notional
+
+    def filled_order() -> None:
+        trade = book_trade("CLT0007", flat_instrument("govt", liquid=True), "sell", "200000")
+        order = services.hedge_decide(trade_id=trade.id).orders.get()
+        for _ in range(200):
+            if services.fill_attempt(order_id=order.id) is not None:
+                return
+        raise AssertionError("the offset order never filled")
+
+    def direct(start) -> Decimal:
+        return sum((f.quantity * f.price / 100 for f in HedgeFill.objects.filter(filled_at__gte=start)), Decimal(0))
+
+    now = timezone.now()
+    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    filled_order()
+    HedgeFill.objects.update(filled_at=now - FILLS_SETTLED - timedelta(seconds=5))
+    selectors._settled_fills.clear()  # a process that starts now: the fill is settled, summed once and kept
+    first = daily_fills_notional(start, now)
+    assert first == direct(start) and first > 0
+    filled_order()  # a recent fill on top of the settled ones
+    second = daily_fills_notional(start, timezone.now())
+    assert second == direct(start) and second > first
+    assert daily_fills_notional(start, timezone.now() + FILLS_SETTLED * 2) == second  # settling moves nothing
+
+
 def _book_with_worker(code: str, inst, side: str, quantity: str) -> Trade:
     """Intake, then accept once the running worker has quoted (it may price before we do)."""
     from crm.models import Client
