@@ -204,6 +204,7 @@ CELERY_BEAT_SCHEDULER = (
 )
 MARKET_TICK_SECONDS = env.float("MARKET_TICK_SECONDS", default=2.0)
 SWEEP_SECONDS = env.float("SWEEP_SECONDS", default=1.0)
+HITS_SETTLED_SECONDS = env.float("HITS_SETTLED_SECONDS", default=30.0)
 
 
 def _every(task: str, seconds: float, stale_after: int) -> dict[str, Any]:

@@ -20,6 +20,8 @@ def _test_settings() -> None:
     # Tests run from the source tree: no collectstatic manifest, assets found by the finders.
     settings.STORAGES = {**settings.STORAGES,
                          "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    # Tests check the hit ratios right after the outcomes (one test covers the settling window).
+    settings.HITS_SETTLED_SECONDS = 0.0
 
 
 @pytest.fixture

@@ -524,9 +524,12 @@ def record_markouts(*, now: datetime | None = None, mids: dict[int, float] | Non
     if not due:
         return 0
     mids = mids if mids is not None else current_mids()
+    recorded: dict[int, set[int]] = {}
+    for trade_id, horizon in Markout.objects.filter(trade__in=due).values_list("trade_id", "horizon_seconds"):
+        recorded.setdefault(trade_id, set()).add(horizon)
     rows = []
     for trade in due:
-        done = set(trade.markouts.values_list("horizon_seconds", flat=True))
+        done = recorded.get(trade.id, set())
         mid = mids.get(trade.instrument_id)
         if mid is None:
             continue

@@ -11,6 +11,7 @@ from datetime import date, datetime, time as dtime, timedelta, timezone as dt_tz
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from crm.models import Tier, TierLimit
@@ -31,9 +32,19 @@ _COLUMNS = ["day", "client_id", "instrument_id", "tier", "asset_class", "sector"
 
 #: One advisory lock key for every writer of the rollups ("reports" in ASCII).
 LOCK_KEY = 0x7265706F727473
-#: The catch-up re-reads RFQs whose outcome is this much older than its last run (a transaction
-#: that stamped `updated_at` may commit a little later), and RFQs received this long before it.
-CATCH_UP_MARGIN = timedelta(minutes=2)
+#: The hit ratios count each RFQ once, by the time its outcome was stamped (`updated_at`): every
+#: outcome stamped before the watermark `RollupState.hits_updated_at` is in, none after it. The
+#: catch-up moves the watermark to `settings.HITS_SETTLED_SECONDS` ago (30: a transaction that
+#: stamped `updated_at` commits within milliseconds; half a minute leaves no outcome behind) and
+#: adds what lies in between.
+def _hits_settled() -> timedelta:
+    from django.conf import settings
+
+    return timedelta(seconds=settings.HITS_SETTLED_SECONDS)
+
+
+#: An RFQ reaches its outcome within minutes of arriving: the catch-up reads RFQs received this
+#: long before the watermark (the bound lets an index do the work).
 CATCH_UP_LOOKBACK = timedelta(days=1)
 #: RFQ outcomes the hit ratios count (quoted, then traded or not).
 HIT_STATUSES = ("booked", "expired", "rejected")
@@ -283,49 +294,48 @@ def _hit_desk(sign: int, where: str, params: list[Any], *, upsert: bool = True) 
             params)
 
 
-def _hits_slices(slices: set[tuple[date, int]]) -> int:
-    """Recompute the hit rollups of each (UTC day, client) slice from its RFQs; the desk-wide
-    table moves by the slice's rows after minus before. Caller holds the lock."""
-    for day, client_id in sorted(slices):
-        start, end = _day_bounds(day, day)
-        _hit_desk(-1, "h.day = %s AND h.client_id = %s", [day, client_id])
-        HitRollup.objects.filter(day=day, client_id=client_id).delete()
-        _hit_insert("r.client_id = %s AND r.received_at >= %s AND r.received_at < %s",
-                    [client_id, _dt(start), _dt(end)])
-        _hit_desk(1, "h.day = %s AND h.client_id = %s", [day, client_id])
-    if slices:
-        HitDeskRollup.objects.filter(day__in={d for d, _ in slices}, quoted=0).delete()
-    return len(slices)
-
-
-def _hits_days(d0: date, d1: date) -> None:
-    """Recompute the hit rollups of the days d0..d1 from the RFQs. Caller holds the lock."""
+def _hits_days(d0: date, d1: date, before: datetime) -> None:
+    """Recompute the hit rollups of the days d0..d1 from the RFQs whose outcome was stamped
+    before the watermark `before`. Caller holds the lock."""
     start, end = _day_bounds(d0, d1)
     HitRollup.objects.filter(day__gte=d0, day__lte=d1).delete()
     HitDeskRollup.objects.filter(day__gte=d0, day__lte=d1).delete()
-    _hit_insert("r.received_at >= %s AND r.received_at < %s", [_dt(start), _dt(end)])
+    _hit_insert("r.received_at >= %s AND r.received_at < %s AND r.updated_at < %s", [_dt(start), _dt(end), _dt(before)])
     _hit_desk(1, "h.day >= %s AND h.day <= %s", [d0, d1])
 
 
-def _slice_of(received_at: datetime, client_id: int) -> tuple[date, int]:
-    return received_at.astimezone(dt_tz.utc).date(), client_id
+def _hits_watermark(now: datetime) -> datetime:
+    """The hit rollups' watermark, set (to `HITS_SETTLED_SECONDS` before `now`, the days before it
+    recomputed) the first time it is asked for. Caller holds the lock."""
+    mark = _state().hits_updated_at
+    if mark is None:
+        mark = now - _hits_settled()
+        _hits_days((mark - CATCH_UP_LOOKBACK).date(), mark.date(), mark)
+        _touch(hits_updated_at=mark)
+    return mark
 
 
 @transaction.atomic
 def hits_catch_up(*, now: datetime | None = None) -> int:
-    """Bring the hit rollups up to date with RFQs that reached an outcome since the last run
-    (every minute); safe to run twice. Returns the number of (day, client) slices recomputed."""
+    """Add to the hit rollups the RFQs whose outcome (expired, rejected, booked) was stamped
+    between the watermark and `HITS_SETTLED_SECONDS` ago, and move the watermark there (every minute); each
+    RFQ is counted once, so a run costs the outcomes since the last one, not the day's RFQs.
+    Returns the number of RFQs added."""
     now = now or timezone.now()
     _lock()
-    last = _state().hits_updated_at
-    if last is None:
-        last = now - CATCH_UP_LOOKBACK
-    since = last - CATCH_UP_MARGIN
-    slices = {_slice_of(r, c) for r, c in Rfq.objects.filter(
-        received_at__gte=since - CATCH_UP_LOOKBACK, updated_at__gte=since, status__in=HIT_STATUSES,
-        quote__isnull=False).values_list("received_at", "client_id").distinct()}
-    n = _hits_slices(slices)
-    _touch(hits_updated_at=now, updated_at=timezone.now())
+    mark = _hits_watermark(now)
+    upto = now - _hits_settled()
+    if upto <= mark:
+        return 0
+    where = "r.updated_at >= %s AND r.updated_at < %s AND r.received_at >= %s"
+    params = [_dt(mark), _dt(upto), _dt(mark - CATCH_UP_LOOKBACK)]
+    n = Rfq.objects.filter(updated_at__gte=mark, updated_at__lt=upto, received_at__gte=mark - CATCH_UP_LOOKBACK,
+                           status__in=HIT_STATUSES, quote__isnull=False).count()
+    if n:
+        last = HitRollup.objects.aggregate(last=Max("id"))["last"] or 0
+        _hit_insert(where, params)  # rows of their own: readers sum the rows of a key
+        _hit_desk(1, "h.id > %s", [last])  # the rows just added (writers hold the lock)
+    _touch(hits_updated_at=upto, updated_at=timezone.now())
     return n
 
 
@@ -394,14 +404,15 @@ def rollups_rebuild() -> float:
     _insert("1 = 1", [])
     for model, keys, key_sql in _derived():
         _derive(model, keys, key_sql, "1 = 1", [])
-    _hit_insert("1 = 1", [])
+    mark = began - _hits_settled()  # the hit ratios' watermark: the catch-up adds what came after it
+    _hit_insert("r.updated_at < %s", [_dt(mark)])
     _hit_desk(1, "1 = 1", [], upsert=False)  # into the empty table: each key once (GROUP BY)
     with connection.cursor() as cursor:
         for sql in indexes:  # the unique constraints check the rows as they are rebuilt
             cursor.execute(sql)
     seconds = time.perf_counter() - started
     now = timezone.now()
-    _touch(rebuilt_at=now, rebuild_seconds=seconds, updated_at=now, refreshed_at=now, hits_updated_at=began)
+    _touch(rebuilt_at=now, rebuild_seconds=seconds, updated_at=now, refreshed_at=now, hits_updated_at=mark)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for m in tables:
@@ -421,7 +432,7 @@ def rollups_refresh(*, days: int = REFRESH_DAYS, today: date | None = None) -> i
     DailyRollup.objects.filter(day__gte=d0, day__lte=today).delete()
     n = _insert("t.booked_at >= %s AND t.booked_at < %s", [_dt(start), _dt(end)])
     _derive_days(d0, today)
-    _hits_days(d0, today)
+    _hits_days(d0, today, _hits_watermark(began))
     now = timezone.now()
     _touch(updated_at=now, refreshed_at=now)
     return n

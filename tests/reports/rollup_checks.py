@@ -8,11 +8,18 @@ from datetime import timezone as dt_tz
 from typing import Any
 
 import numpy as np
+from django.db.models import Sum
 
 from dealer.desk.models import Rfq
 from dealer.market.models import Instrument
 from dealer.reports.models import (
-    DISTANCE_BUCKETS, SIZE_BUCKETS, ClientDayRollup, ClientMonthRollup, DeskDayRollup, HitDeskRollup, HitRollup,
+    DISTANCE_BUCKETS,
+    SIZE_BUCKETS,
+    ClientDayRollup,
+    ClientMonthRollup,
+    DeskDayRollup,
+    HitDeskRollup,
+    HitRollup,
 )
 
 RTOL = 1e-9
@@ -98,7 +105,9 @@ def assert_hits_equal_rfqs() -> None:
     expected = direct_hits()
     assert expected, "the book has quoted RFQs with outcomes"
     keys = ("day", "client_id", "tier", "asset_class", "sector", "size_bucket", "distance_bucket", "p_bin")
-    got = {tuple(r[k] for k in keys): r for r in HitRollup.objects.values(*keys, "quoted", "won", "p_sum")}
+    # A key may have several rows (each catch-up adds its own): readers sum them, and so do we.
+    got = {tuple(r[k] for k in keys): r for r in HitRollup.objects.values(*keys).annotate(
+        quoted=Sum("quoted"), won=Sum("won"), p_sum=Sum("p_sum"))}
     assert set(got) == set(expected)
     for key, (q, w, p) in expected.items():
         assert (got[key]["quoted"], got[key]["won"]) == (q, w), key

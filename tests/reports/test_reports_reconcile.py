@@ -255,3 +255,38 @@ def test_report_pages_read_no_trade_or_rfq_rows(seeded: Any, user: str) -> None:
             assert http.get(path, q).status_code == 200
         bad = [x["sql"] for x in ctx.captured_queries if '"desk_trade"' in x["sql"] or '"desk_rfq"' in x["sql"]]
         assert not bad, (path, bad[:1])
+
+
+@pytest.mark.django_db
+def test_the_catch_up_counts_each_outcome_once_after_it_settles(seeded: Any, settings: Any) -> None:
+    """Outcomes stamped within the settling window wait for the next run; every run adds only what
+    settled since the one before, so the hit ratios equal the RFQs after any number of runs."""
+    from datetime import timedelta
+
+    from dealer.desk.models import Quote, Rfq
+    from dealer.reports.models import RollupState
+
+    settings.HITS_SETTLED_SECONDS = 30.0
+    now = timezone.now()
+    hits_catch_up(now=now)  # the watermark reaches 30 s ago
+    src = Trade.objects.order_by("id").first()
+    late = []
+    for k in range(3):
+        rfq = Rfq.objects.create(client=src.client, client_rfq_id=f"settle-{k}", instrument=src.instrument,
+                                 side="buy", quantity=Decimal("250000"), status="expired", tier=src.tier,
+                                 received_at=now, updated_at=now)
+        quote = Quote.objects.create(rfq=rfq, status="expired", price=src.price, quantity=rfq.quantity,
+                                     mid=src.mid_at_booking, half_spread_bp=3.0, created_at=now)
+        Rfq.objects.filter(pk=rfq.pk).update(quote=quote)
+        late.append(rfq.pk)
+    quoted_before = sum(HitRollup.objects.values_list("quoted", flat=True))
+    assert hits_catch_up(now=now + timedelta(seconds=10)) == 0  # stamped 10 s ago: not settled yet
+    assert sum(HitRollup.objects.values_list("quoted", flat=True)) == quoted_before
+    assert hits_catch_up(now=now + timedelta(seconds=31)) == 3
+    assert sum(HitRollup.objects.values_list("quoted", flat=True)) == quoted_before + 3
+    assert_hits_equal_rfqs()
+    assert hits_catch_up(now=now + timedelta(seconds=90)) == 0  # counted once
+    assert_hits_equal_rfqs()
+    assert RollupState.objects.get().hits_updated_at == now + timedelta(seconds=60)
+    rollups_refresh()  # a recompute of the days keeps to the watermark too
+    assert_hits_equal_rfqs()
