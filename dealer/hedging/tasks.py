@@ -1,61 +1,14 @@
 """Hedging tasks: thin, idempotent (acks late; a redelivered task changes nothing twice)."""
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
-from typing import Any
 
 from celery import shared_task
 
 from dealer.hedging import services
 from dealer.runflag import RunFlag, serve
 
-WORK_QUEUED_KEY = "hedging:work_orders:queued"
-
-
-class _QueuedFlag:
-    """'An execution run is queued': one Redis key shared by the processes in services mode, a
-    process-local flag in the embedded mode; it expires on its own after two seconds, so that a
-    lost task never stops execution (beat runs `work_orders` every second besides)."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-        self.lock = threading.Lock()
-        self.local_until = 0.0
-        self.client: Any = None
-
-    def _redis(self) -> Any:
-        if self.client is None:
-            import redis
-            from django.conf import settings
-
-            self.client = redis.Redis.from_url(settings.REDIS_URL)
-        return self.client
-
-    def set_if_clear(self) -> bool:
-        from django.conf import settings
-
-        if settings.REDIS_URL:
-            return bool(self._redis().set(self.key, 1, nx=True, px=2000))
-        with self.lock:
-            now = time.monotonic()
-            if now < self.local_until:
-                return False
-            self.local_until = now + 2.0
-            return True
-
-    def clear(self) -> None:
-        from django.conf import settings
-
-        if settings.REDIS_URL:
-            self._redis().delete(self.key)
-        else:
-            with self.lock:
-                self.local_until = 0.0
-
-
-work_flag = _QueuedFlag(WORK_QUEUED_KEY)
+work_flag = RunFlag("hedging:work_orders")  # "a run is queued": nobody waits on its bell
 
 
 WORK_PAUSE_SECONDS = 0.2
@@ -66,7 +19,7 @@ def enqueue_work_orders() -> None:
     so a burst of decisions queues one run, not one per batch, in front of the next decisions.
     The run starts a moment later (orders reach the venues within a fifth of a second): runs back
     to back, each trying every due order, took the cores from the decisions of a burst."""
-    if work_flag.set_if_clear():
+    if work_flag.signal():
         work_orders.apply_async(countdown=WORK_PAUSE_SECONDS)
 
 
