@@ -19,6 +19,8 @@ FLAG_MS = 2000
 IDLE_SECONDS = 0.005
 LINGER_SECONDS = 0.05
 KEEP_FLAG_SECONDS = 0.5
+RUN_SECONDS = 5.0
+EMBEDDED_RUN_SECONDS = 0.2  # the embedded worker is one thread for every queue: let the others in
 
 
 class RunFlag:
@@ -101,8 +103,7 @@ class RunFlag:
                 self.local_until = 0.0
 
 
-def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, run_seconds: float,
-          successor: Callable[[], Any], idle: Callable[[], None] | None = None,
+def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, successor: Callable[[], Any], idle: Callable[[], None] | None = None,
           chores: Callable[[], None] | None = None, chores_every: float = 0.1,
           idle_every: float = 0.1) -> int:
     """Call `step` (one batch; returns how many it took) while work keeps coming; returns the total.
@@ -110,15 +111,17 @@ def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, run_secon
     After a batch the run waits for the bell (already ringing if work came meanwhile) and steps
     again; with no bell for LINGER_SECONDS it stops. `chores` run every `chores_every` seconds
     between batches, `idle` in a quiet moment at most every `idle_every` seconds. A run still busy
-    after `run_seconds` calls `successor` (enqueues the next run) before it returns, the flag left
+    after RUN_SECONDS (EMBEDDED_RUN_SECONDS in the embedded mode) calls `successor` (enqueues the next run) before it returns, the flag left
     up: the next run is already queued when this one is acknowledged, so a steady flow never
     waits for someone to notice that nobody is serving it. A run that stops for want of work
     clears the flag and steps once more: work stored before the clear saw the flag up and
     enqueued nothing, but was committed before this last step; work stored after it enqueues a
     new run.
     """
+    from django.conf import settings
+
     now = time.monotonic()
-    until = now + run_seconds
+    until = now + (RUN_SECONDS if settings.SERVICES_MODE else EMBEDDED_RUN_SECONDS)
     keep_at = now + KEEP_FLAG_SECONDS
     chores_at = now
     idle_at = now + idle_every

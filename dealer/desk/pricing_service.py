@@ -132,6 +132,7 @@ def price_waiting_rfqs() -> int:
         _apply_outcome(rfq, k, result, quote, ref.tiers[rfq.tier], now)
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         live = _write_outcomes_in_one_statement(rfqs, quotes, now)
+        _link_quotes(rfqs, quotes)
     else:
         with transaction.atomic():
             live = set(Rfq.objects.select_for_update().filter(id__in=[r.id for r in rfqs], status=Rfq.Status.PRICING)
@@ -139,7 +140,6 @@ def price_waiting_rfqs() -> int:
             Quote.objects.bulk_create([q for r, q in zip(rfqs, quotes) if q is not None and r.id in live])
             _link_quotes(rfqs, quotes)
             _save_outcomes([r for r in rfqs if r.id in live])
-    _link_quotes(rfqs, quotes)
     priced = [(k, r) for k, r in enumerate(rfqs) if r.id in live]
     # After commit, the whole batch's messages at once (one round trip with Redis); then wait
     # (the GIL released) for the embedded mode's publisher thread, which a run pricing batch

@@ -6,8 +6,6 @@ from celery import shared_task
 from dealer.desk import pricing_service, services
 from dealer.runflag import serve
 
-RUN_SECONDS = 5.0
-EMBEDDED_RUN_SECONDS = 0.2  # the embedded worker is one thread for every queue: let the others in
 EXPIRE_LIMIT = 200
 
 
@@ -22,10 +20,7 @@ def price_rfqs() -> int:
     than the beat sweep's two hundred at once (the sweep stays, for reviews and for the quotes
     due while no run is going).
     """
-    from django.conf import settings
-
     return serve(services.pricing_flag, pricing_service.price_waiting_rfqs, batch_limit=pricing_service.CLAIM_LIMIT,
-                 run_seconds=RUN_SECONDS if settings.SERVICES_MODE else EMBEDDED_RUN_SECONDS,
                  successor=price_rfqs.delay, idle=pricing_service.refresh_context,
                  chores=lambda: services.expire_due(limit=EXPIRE_LIMIT, reviews=False))
 

@@ -24,8 +24,6 @@ def enqueue_work_orders() -> None:
 
 
 decide_flag = RunFlag("hedging:decide")
-RUN_SECONDS = 5.0
-EMBEDDED_RUN_SECONDS = 0.2  # the embedded worker is one thread for every queue: let the others in
 # A run claims the trades booked this recently; a trade older than that still without its decision
 # (a run died with it) is the straggler sweep's.
 RUN_WINDOW = timedelta(seconds=30)
@@ -48,10 +46,7 @@ def _decide_step() -> int:
 def decide_hedges() -> int:
     """Decide every trade waiting for its hedge, batch after batch while trades keep coming
     (`dealer.runflag.serve`: every booked trade rings the bell after its commit)."""
-    from django.conf import settings
-
     return serve(decide_flag, _decide_step, batch_limit=services.CLAIM_LIMIT,
-                 run_seconds=RUN_SECONDS if settings.SERVICES_MODE else EMBEDDED_RUN_SECONDS,
                  successor=decide_hedges.delay)
 
 
