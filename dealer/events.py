@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import threading
+import weakref
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -123,8 +124,20 @@ class _DirectRedisPublisher:
 
         self.layer = layer
         self.prefix = prefix
+        self.host = host
         self.client = redis.Redis.from_url(host)
         self.pid = os.getpid()
+        self.async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+    def async_client(self) -> Any:
+        """An asyncio client for the running loop (one per loop)."""
+        import redis.asyncio
+
+        loop = asyncio.get_running_loop()
+        client = self.async_clients.get(loop)
+        if client is None:
+            client = self.async_clients[loop] = redis.asyncio.Redis.from_url(self.host)
+        return client
 
     def publish(self, group: str, message: dict[str, Any]) -> None:
         self.publish_many([(group, message)])
@@ -159,6 +172,41 @@ def _direct_publisher() -> _DirectRedisPublisher | None:
     return _direct  # type: ignore[return-value]
 
 
+def add_publishes(pipe: Any, events: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Queue a PUBLISH of each (group, event) on a Redis pipeline (any database of the layer's
+    server: pub/sub ignores it); False where the layer is not Redis pub/sub."""
+    direct = _direct_publisher()
+    if direct is None:
+        return False
+    for group, event in events:
+        pipe.publish(f"{direct.prefix}__group__{group}", direct.layer.serialize({"type": "desk.event", "event": event}))
+    return True
+
+
+class Outbox:
+    """Events a served run (`dealer.runflag.serve`) sends with its next wait for the bell: with
+    Redis the PUBLISHes and the BLPOP go in one round trip. Only while a run holds it open;
+    otherwise `add` publishes at once."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, dict[str, Any]]] = []
+        self.open = False
+
+    def add(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        if self.open:
+            self.items.extend(events)
+        else:
+            publish_many(events)
+
+    def drain(self) -> list[tuple[str, dict[str, Any]]]:
+        items, self.items = self.items, []
+        return items
+
+    def flush(self) -> None:
+        if self.items:
+            publish_many(self.drain())
+
+
 def publish_many(events: list[tuple[str, dict[str, Any]]]) -> None:
     """`publish` each (group, event) in order; with Redis in one round trip. Call after commit."""
     direct = _direct_publisher()
@@ -176,6 +224,32 @@ def publish(group: str, event: dict[str, Any]) -> None:
         direct.publish(group, {"type": "desk.event", "event": event})
         return
     publisher().publish(group, {"type": "desk.event", "event": event})
+
+
+async def apublish_many(events: list[tuple[str, dict[str, Any]]], *, ring: Any = None) -> bool:
+    """`apublish` each (group, event) in order from the server's loop and, with `ring` (a
+    `RunFlag`), ring its bell: with Redis all of it in one round trip (the intake's hot path:
+    three round trips were 20 % of the web process's CPU at 200 RFQs/s). Returns whether the
+    flag was clear (the caller enqueues a run). A failed push is logged, not raised."""
+    direct = _direct_publisher()
+    if direct is None:
+        for group, event in events:
+            await apublish(group, event)
+        return bool(await ring.asignal()) if ring is not None else False
+    # PUBLISH reaches subscribers whatever database a connection has selected: the bell's client
+    # (the desk's Redis database) carries both.
+    client = ring.async_client() if ring is not None else direct.async_client()
+    pipe = client.pipeline(transaction=False)
+    for group, event in events:
+        pipe.publish(f"{direct.prefix}__group__{group}", direct.layer.serialize({"type": "desk.event", "event": event}))
+    if ring is not None:
+        ring.ring(pipe)
+    try:
+        replies = await pipe.execute()
+    except Exception:  # noqa: BLE001 - the RFQ is stored; a lost push is re-synced by REST
+        log.exception("publishing to %s failed", ", ".join(sorted({g for g, _ in events})))
+        return bool(await ring.asignal()) if ring is not None else False
+    return bool(replies[-1]) if ring is not None else False
 
 
 async def apublish(group: str, event: dict[str, Any]) -> None:

@@ -47,6 +47,24 @@ class RunFlag:
             self.client = redis.Redis.from_url(settings.REDIS_URL)
         return self.client
 
+    def ring(self, pipe: Any) -> Any:
+        """Queue the bell's and the flag's commands on a Redis pipeline (its last reply says
+        whether the flag was clear)."""
+        return self._ring(pipe)
+
+    def async_client(self) -> Any:
+        """The asyncio Redis client of the running loop (one per loop)."""
+        import asyncio
+
+        import redis.asyncio
+        from django.conf import settings
+
+        loop = asyncio.get_running_loop()
+        client = self.async_clients.get(loop)
+        if client is None:
+            client = self.async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
+        return client
+
     def _ring(self, pipe: Any) -> Any:
         pipe.rpush(self.wake_key, 1)
         pipe.ltrim(self.wake_key, -1, -1)
@@ -67,21 +85,25 @@ class RunFlag:
 
     async def asignal(self) -> bool:
         """`signal` on an event loop (services mode): an async Redis client per loop."""
-        import asyncio
+        return bool((await self._ring(self.async_client().pipeline(transaction=False)).execute())[2])
 
-        import redis.asyncio
-        from django.conf import settings
-
-        loop = asyncio.get_running_loop()
-        client = self.async_clients.get(loop)
-        if client is None:
-            client = self.async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        return bool((await self._ring(client.pipeline(transaction=False)).execute())[2])
-
-    def wait(self, timeout: float) -> bool:
-        """A running run waits up to `timeout` seconds for the bell; True if it rang."""
+    def wait(self, timeout: float, outbox: Any = None) -> bool:
+        """A running run waits up to `timeout` seconds for the bell; True if it rang. The events
+        held in `outbox` (an `events.Outbox`) go out first, with Redis in the same round trip."""
         if self._services():
+            from dealer.events import add_publishes
+
+            held = outbox.drain() if outbox is not None else []
+            if held:
+                pipe = self._redis().pipeline(transaction=False)
+                if add_publishes(pipe, held):
+                    pipe.blpop([self.wake_key], timeout=timeout)
+                    return pipe.execute()[-1] is not None
+                outbox.items[:0] = held
+                outbox.flush()
             return self._redis().blpop([self.wake_key], timeout=timeout) is not None
+        if outbox is not None:
+            outbox.flush()
         rang = self.bell.wait(timeout)
         self.bell.clear()
         return rang
@@ -105,7 +127,7 @@ class RunFlag:
 
 def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, successor: Callable[[], Any], idle: Callable[[], None] | None = None,
           chores: Callable[[], None] | None = None, chores_every: float = 0.1,
-          idle_every: float = 0.1) -> int:
+          idle_every: float = 0.1, outbox: Any = None) -> int:
     """Call `step` (one batch; returns how many it took) while work keeps coming; returns the total.
 
     After a batch the run waits for the bell (already ringing if work came meanwhile) and steps
@@ -117,6 +139,10 @@ def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, successor
     clears the flag and steps once more: work stored before the clear saw the flag up and
     enqueued nothing, but was committed before this last step; work stored after it enqueues a
     new run.
+
+    With an `outbox` (an `events.Outbox`) the steps' events are held while the run goes and sent
+    with the next wait for the bell (one round trip with Redis), or before anything else the run
+    does; none is left held when it returns.
     """
     from django.conf import settings
 
@@ -126,11 +152,15 @@ def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, successor
     chores_at = now
     idle_at = now + idle_every
     handed_over = False
+    if outbox is not None:
+        outbox.open = True
     try:
         n = done = step()
         while True:
             now = time.monotonic()
             if now >= until:
+                if outbox is not None:
+                    outbox.flush()
                 flag.keep()
                 successor()
                 handed_over = True
@@ -139,17 +169,25 @@ def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, successor
                 flag.keep()
                 keep_at = now + KEEP_FLAG_SECONDS
             if chores is not None and now >= chores_at:
+                if outbox is not None:
+                    outbox.flush()
                 chores()
                 chores_at = now + chores_every
-            if n < batch_limit and not flag.wait(IDLE_SECONDS):
-                if idle is not None and now >= idle_at:
-                    idle()
-                    idle_at = time.monotonic() + idle_every
-                if not flag.wait(LINGER_SECONDS):
-                    break
+            if n < batch_limit:
+                if not flag.wait(IDLE_SECONDS, outbox):
+                    if idle is not None and now >= idle_at:
+                        idle()
+                        idle_at = time.monotonic() + idle_every
+                    if not flag.wait(LINGER_SECONDS):
+                        break
+            elif outbox is not None:
+                outbox.flush()
             n = step()
             done += n
     finally:
+        if outbox is not None:
+            outbox.open = False
+            outbox.flush()
         if not handed_over:
             flag.clear()
     if handed_over:

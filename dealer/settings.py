@@ -101,6 +101,12 @@ if DATABASE_URL:
     # its IN lists of every length each prepared and evicted in turn.
     DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
     DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool("DB_SERVER_SIDE_BINDING", default=False)
+    # The pricing worker commits without waiting for its WAL to reach the disk (rundesk sets
+    # DB_SYNCHRONOUS_COMMIT=off for it alone): what it writes (claims, quotes, expiries) a crash
+    # could lose is priced again by the stuck-RFQ sweep, and an accept, committed synchronously
+    # by the web process, flushes the WAL of the quote it read before it answers.
+    if env.str("DB_SYNCHRONOUS_COMMIT", default=""):
+        DATABASES["default"]["OPTIONS"]["options"] = f"-c synchronous_commit={env.str('DB_SYNCHRONOUS_COMMIT')}"
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=10),

@@ -5,59 +5,48 @@ market snapshot, positions and axes) costs a dozen queries, more than pricing a 
 far less often than RFQs arrive. So the pricer keeps it and reloads a part only when its version
 moved. A write that changes a part bumps its version twice: at once (a read in the same
 transaction, as tests do, sees it) and after commit (a pricer that reloaded between the two
-bumps read the old rows and must read again). Versions live in Redis in services mode (every
-process sees every bump) and in the process in the embedded mode (one process does it all).
+bumps read the old rows and must read again).
+
+With PostgreSQL a version is a sequence (`desk/0005`): a bump is `nextval`, which no transaction
+holds back, and the pricing claim reads the versions in the statement that claims the RFQs (no
+round trip of its own; a change committed before an RFQ was stored is bumped before that RFQ's
+claim reads them). Otherwise (SQLite: the embedded desk is one process) they are counters in
+the process.
 
 Parts: `reference` (instruments, tiers, limits, switches, agreements, clients), `book`
 (positions, axes), `market` (the simulator: a new snapshot, the stress switch).
 """
 from __future__ import annotations
 
-import os
 import threading
-from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 
 PARTS = ("reference", "book", "market")
-KEY = "desk:pricing_context:{}"
+SEQUENCES = tuple(f"desk_ctx_{p}" for p in PARTS)
+# The versions as columns of a SELECT (a sequence not yet bumped reads 0).
+VERSIONS_SQL = ", ".join(f"(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {s})" for s in SEQUENCES)
 
 
 class _Versions:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.local = dict.fromkeys(PARTS, 0)
-        self.client: Any = None
-        self.pid = 0
-
-    def _redis(self) -> Any:
-        from django.conf import settings
-
-        if not settings.REDIS_URL:
-            return None
-        if self.client is None or self.pid != os.getpid():
-            import redis
-
-            self.client = redis.Redis.from_url(settings.REDIS_URL)
-            self.pid = os.getpid()
-        return self.client
 
     def bump(self, *parts: str) -> None:
-        r = self._redis()
-        if r is not None:
-            pipe = r.pipeline(transaction=False)
-            for p in parts:
-                pipe.incr(KEY.format(p))
-            pipe.execute()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT " + ", ".join(f"nextval('desk_ctx_{p}')" for p in parts))
             return
         with self.lock:
             for p in parts:
                 self.local[p] += 1
 
     def read(self) -> tuple[int, ...]:
-        r = self._redis()
-        if r is not None:
-            return tuple(int(v or 0) for v in r.mget([KEY.format(p) for p in PARTS]))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT " + VERSIONS_SQL)
+                return tuple(int(v) for v in cursor.fetchone())
         with self.lock:
             return tuple(self.local[p] for p in PARTS)
 

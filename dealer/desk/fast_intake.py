@@ -32,7 +32,7 @@ from dealer.desk.services import (
     RfqInput, _enqueue_pricing, parse_rfq_input, pricing_flag, received_desk_row, rfq_payload_new,
 )
 from dealer.errors import DeskError
-from dealer.events import apublish, publish
+from dealer.events import apublish_many, publish
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -154,9 +154,7 @@ class _AsyncIntake:
         if row is None:
             return None
         messages, body = _messages(rfq, row, now)
-        for group, event in messages:
-            await apublish(group, event)
-        if await pricing_flag.asignal():
+        if await apublish_many(messages, ring=pricing_flag):
             await asyncio.get_running_loop().run_in_executor(None, _enqueue_run)
         return body
 

@@ -43,7 +43,8 @@ class Rfq(models.Model):
     }
     OPEN = ("received", "pricing", "pending_review", "quoted", "accepted")
 
-    client = models.ForeignKey("crm.Client", on_delete=models.PROTECT, related_name="rfqs")
+    # No index of its own: (client, client_rfq_id) and (client, -received_at) lead with it.
+    client = models.ForeignKey("crm.Client", on_delete=models.PROTECT, related_name="rfqs", db_index=False)
     client_rfq_id = models.CharField(max_length=64)
     instrument = models.ForeignKey("market.Instrument", on_delete=models.PROTECT, related_name="rfqs")
     side = models.CharField(max_length=4, choices=SIDES, help_text="The client's side.")
@@ -55,14 +56,17 @@ class Rfq(models.Model):
     received_at = models.DateTimeField(db_index=True)
     priced_at = models.DateTimeField(null=True, blank=True)
     review_deadline = models.DateTimeField(null=True, blank=True)
-    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Every status change rewrites each index of this table (status is indexed, so no update is
+    # HOT): the foreign keys below are never searched by, so they carry no index.
+    claimed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", db_index=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     quote = models.ForeignKey(
-        "Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
         help_text="The quote the client sees (the latest sent).",
     )
     recommendation = models.ForeignKey(
-        "Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "Quote", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
         help_text="The system's recommendation for a reviewed RFQ.",
     )
     updated_at = models.DateTimeField(auto_now=True)
@@ -119,7 +123,8 @@ class Quote(models.Model):
     impact_bp = models.FloatField(null=True, blank=True)
     win_probability = models.FloatField(null=True, blank=True)
     expected_pnl = models.FloatField(null=True, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+", db_index=False)
     created_at = models.DateTimeField()
 
     class Meta:

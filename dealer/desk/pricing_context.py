@@ -233,14 +233,15 @@ def _reference(v: tuple[int, ...] | None = None, now: float | None = None, on: d
     return ref
 
 
-def pricing_context(*, reload: bool = False) -> PricingContext | None:
+def pricing_context(*, reload: bool = False, read_versions: tuple[int, ...] | None = None) -> PricingContext | None:
     """The pricing context, reloading only the parts whose version moved (None: no market data).
 
-    Versions are read before the rows, so a change committed while loading leaves a newer
-    version behind and the next batch reads again.
+    Versions are read before the rows (`read_versions`: as the caller just read them, e.g. with
+    its claim), so a change committed while loading leaves a newer version behind and the next
+    batch reads again.
     """
     global _context
-    v = versions.read()
+    v = versions.read() if read_versions is None else read_versions
     now = time.monotonic()
     on = timezone.now().date()
     with _lock:

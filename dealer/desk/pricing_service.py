@@ -6,6 +6,8 @@ pricing by a dead worker is put back by `services.requeue_stuck`.
 """
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -19,13 +21,17 @@ from django.utils.dateparse import parse_datetime
 from crm.models import Client
 from dealer.db import prepared_cursor
 from dealer.desk import pricing_context as ctx
+from dealer.desk.context_versions import VERSIONS_SQL
 from dealer.desk.models import Quote, Rfq
 from dealer.desk.services import _move
 from dealer.events import flush as flush_events
-from dealer.events import publish_many
+from dealer.events import Outbox, publish_many
 from pricing.quoting import COMPONENTS, REASONS, RfqArrays, quote_batch
 
 CLAIM_LIMIT = 1000
+# A served pricing run's quotes, declines and reviews leave with its wait for the next RFQ
+# (services mode: the PUBLISHes and the BLPOP in one round trip).
+outbox = Outbox()
 QTY = Decimal("0.01")
 REASON_TEXT = {
     "over_max_size": "the size is over the tier's maximum size",
@@ -43,7 +49,7 @@ _CLAIM_SQL = """
     RETURNING id, client_id, client_rfq_id, instrument_id, side, quantity, tier, channel, received_at,
         (SELECT c.credit_line - c.credit_used FROM {client} c WHERE c.id = {rfq}.client_id),
         (SELECT c.code FROM {client} c WHERE c.id = {rfq}.client_id),
-        (SELECT c.name FROM {client} c WHERE c.id = {rfq}.client_id)
+        (SELECT c.name FROM {client} c WHERE c.id = {rfq}.client_id){versions}
 """
 
 
@@ -53,28 +59,32 @@ def _aware(value: Any) -> datetime:
     return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
 
 
-def claim_waiting(limit: int = CLAIM_LIMIT) -> list[tuple[Rfq, float]]:
+def claim_waiting(limit: int = CLAIM_LIMIT) -> tuple[list[tuple[Rfq, float]], tuple[int, ...] | None]:
     """Move up to `limit` received RFQs to pricing in one statement; each with its client's
-    credit headroom at the claim (face).
+    credit headroom at the claim (face), and (PostgreSQL) the pricing context's versions as the
+    claim read them (`context_versions`), or None.
 
     The rows come back as RFQs carrying their client (code, name) and instrument, so pricing and
     publishing them reads nothing more.
     """
+    postgres = connection.vendor == "postgresql"
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    sql = _CLAIM_SQL.format(rfq=Rfq._meta.db_table, client=Client._meta.db_table, lock=lock)
+    sql = _CLAIM_SQL.format(rfq=Rfq._meta.db_table, client=Client._meta.db_table, lock=lock,
+                            versions=(", " + VERSIONS_SQL) if postgres else "")
     now = timezone.now()
     with prepared_cursor() as cursor:  # one statement: its own transaction
         cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), limit])
         rows = cursor.fetchall()
+    versions = tuple(int(v) for v in rows[0][12:15]) if postgres and rows else None
     out = []
     for rid, client_id, client_rfq_id, instrument_id, side, qty, tier, channel, received_at, headroom, code, name \
-            in sorted(rows):
+            in sorted(row[:12] for row in rows):
         rfq = Rfq(id=rid, client_id=client_id, client_rfq_id=client_rfq_id, instrument_id=instrument_id, side=side,
                   quantity=Decimal(str(qty)).quantize(QTY), tier=tier, channel=channel, status=Rfq.Status.PRICING,
                   reason="", received_at=_aware(received_at), updated_at=now)
         rfq.client = Client(id=client_id, code=code, name=name)
         out.append((rfq, float(headroom or 0)))
-    return out
+    return out, versions
 
 
 def refresh_context() -> None:
@@ -88,10 +98,10 @@ def _dec(x: float, places: str = "0.000001") -> Decimal:
 
 def price_waiting_rfqs() -> int:
     """Price every waiting RFQ; returns how many were priced."""
-    claimed = claim_waiting()
+    claimed, versions = claim_waiting()
     if not claimed:
         return 0
-    context = ctx.pricing_context()
+    context = ctx.pricing_context(read_versions=versions)
     ids = [r.id for r, _ in claimed]
     if context is None:
         with transaction.atomic():
@@ -145,6 +155,9 @@ def price_waiting_rfqs() -> int:
     # (the GIL released) for the embedded mode's publisher thread, which a run pricing batch
     # after batch would otherwise starve.
     messages = [m for _, rfq in priced for m in _priced_messages(rfq)]
+    if outbox.open and not connection.in_atomic_block:
+        outbox.add(messages)  # a served run sends them with its wait for the next RFQ
+        return len(priced)
     transaction.on_commit(lambda: publish_many(messages))  # at once, unless a caller's transaction is open
     flush_events(timeout=2.0)
     return len(priced)
@@ -232,15 +245,11 @@ def _save_outcomes(rfqs: list[Rfq]) -> None:
 
 _WRITE_SQL = """
     WITH v AS (
-        SELECT * FROM unnest(%(rfq)s::bigint[], %(status)s::text[], %(reason)s::text[],
-                             %(deadline)s::timestamptz[], %(q_status)s::text[], %(source)s::text[],
-                             %(price)s::numeric[], %(quantity)s::numeric[], %(mid)s::numeric[],
-                             %(mid_se)s::float8[], %(valid_until)s::timestamptz[], %(components)s::text[],
-                             %(half_spread)s::float8[], %(ci_low)s::numeric[], %(ci_high)s::numeric[],
-                             %(impact)s::float8[], %(win)s::float8[], %(pnl)s::float8[], %(agreement)s::bigint[])
-            AS v(rfq_id, status, reason, review_deadline, q_status, source, price, quantity, mid, mid_se,
-                 valid_until, components, half_spread_bp, ci_low, ci_high, impact_bp, win_probability,
-                 expected_pnl, agreement_id)
+        SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+            AS v(rfq_id bigint, status text, reason text, review_deadline timestamptz, q_status text, source text,
+                 price numeric, quantity numeric, mid numeric, mid_se float8, valid_until timestamptz,
+                 components jsonb, half_spread_bp float8, ci_low numeric, ci_high numeric, impact_bp float8,
+                 win_probability float8, expected_pnl float8, agreement_id bigint)
     ),
     live AS (
         SELECT r.id FROM {rfq} r WHERE r.id = ANY(%(rfq)s::bigint[]) AND r.status = 'pricing' FOR UPDATE
@@ -250,7 +259,7 @@ _WRITE_SQL = """
                              half_spread_bp, ci_low, ci_high, impact_bp, win_probability, expected_pnl,
                              agreement_id, created_at)
         SELECT v.rfq_id, v.q_status, v.source, v.price, v.quantity, v.mid, v.mid_se, v.valid_until,
-               v.components::jsonb, v.half_spread_bp, v.ci_low, v.ci_high, v.impact_bp, v.win_probability,
+               v.components, v.half_spread_bp, v.ci_low, v.ci_high, v.impact_bp, v.win_probability,
                v.expected_pnl, v.agreement_id, %(now)s
         FROM v JOIN live ON live.id = v.rfq_id WHERE v.q_status IS NOT NULL
         RETURNING id, rfq_id
@@ -265,25 +274,42 @@ _WRITE_SQL = """
 """
 
 
+def _json_value(x: Any) -> Any:
+    """A column value as JSON: decimals and times as text (PostgreSQL reads them exactly), a float
+    that is not finite as the text PostgreSQL reads as one (JSON has no NaN)."""
+    if x is None or isinstance(x, (str, int)):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else str(x)
+    if isinstance(x, datetime):
+        return x.isoformat()
+    return str(x)
+
+
+_QUOTE_COLUMNS = ("status", "source", "price", "quantity", "mid", "mid_se", "valid_until", "components",
+                  "half_spread_bp", "ci_low", "ci_high", "impact_bp", "win_probability", "expected_pnl",
+                  "agreement_id")
+_ROW_KEYS = ("q_status",) + _QUOTE_COLUMNS[1:]
+
+
 def _write_outcomes_in_one_statement(rfqs: list[Rfq], quotes: list[Quote | None], now: datetime) -> set[int]:
     """PostgreSQL: lock the RFQs still in pricing, insert their quotes and move them, in one
     statement (its own transaction: one round trip instead of five). Returns the RFQs written;
-    the quotes get their ids."""
-    import json
+    the quotes get their ids.
 
-    def col(attr: str) -> list[Any]:
-        return [getattr(q, attr) if q is not None else None for q in quotes]
-
-    params = {
-        "rfq": [r.id for r in rfqs], "status": [r.status for r in rfqs], "reason": [r.reason for r in rfqs],
-        "deadline": [r.review_deadline for r in rfqs], "q_status": col("status"), "source": col("source"),
-        "price": col("price"), "quantity": col("quantity"), "mid": col("mid"), "mid_se": col("mid_se"),
-        "valid_until": col("valid_until"),
-        "components": [json.dumps(q.components) if q is not None else None for q in quotes],
-        "half_spread": col("half_spread_bp"), "ci_low": col("ci_low"), "ci_high": col("ci_high"),
-        "impact": col("impact_bp"), "win": col("win_probability"), "pnl": col("expected_pnl"),
-        "agreement": col("agreement_id"), "now": now,
-    }
+    The rows travel as one JSON parameter read by `jsonb_to_recordset`: one `json.dumps` instead
+    of psycopg adapting nineteen Python lists element by element (15 % of the pricing worker's
+    CPU when measured with py-spy at 200 RFQs/s).
+    """
+    rows = []
+    for r, q in zip(rfqs, quotes):
+        row = {"rfq_id": r.id, "status": r.status, "reason": r.reason, "review_deadline": _json_value(r.review_deadline)}
+        if q is not None:
+            for key, attr in zip(_ROW_KEYS, _QUOTE_COLUMNS):
+                value = getattr(q, attr)
+                row[key] = value if attr == "components" else _json_value(value)
+        rows.append(row)
+    params = {"rows": json.dumps(rows), "rfq": [r.id for r in rfqs], "now": now}
     with prepared_cursor() as cursor:
         cursor.execute(_WRITE_SQL.format(rfq=Rfq._meta.db_table, quote=Quote._meta.db_table), params)
         written = dict(cursor.fetchall())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from dealer.desk import pricing_service, services
 from dealer.runflag import serve
@@ -22,7 +23,8 @@ def price_rfqs() -> int:
     """
     return serve(services.pricing_flag, pricing_service.price_waiting_rfqs, batch_limit=pricing_service.CLAIM_LIMIT,
                  successor=price_rfqs.delay, idle=pricing_service.refresh_context,
-                 chores=lambda: services.expire_due(limit=EXPIRE_LIMIT, reviews=False))
+                 chores=lambda: services.expire_due(limit=EXPIRE_LIMIT, reviews=False),
+                 outbox=pricing_service.outbox if settings.SERVICES_MODE else None)
 
 
 @shared_task(ignore_result=True)

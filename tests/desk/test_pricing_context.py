@@ -11,7 +11,6 @@ from itertools import count
 
 import pytest
 from django.db import connection, transaction
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from crm import services as crm_services
@@ -31,10 +30,16 @@ def _price(client, isin: str, side: str = "buy", quantity: str = "250000", reads
     # an earlier test) prices it.
     rfq = Rfq.objects.create(client=client, client_rfq_id=f"ctx-{next(_ids)}", instrument=Instrument.objects.get(isin=isin),
                              side=side, quantity=Decimal(quantity), tier=client.tier.number, received_at=timezone.now())
-    with CaptureQueriesContext(connection) as queries:
+    ran: list[str] = []
+
+    def record(execute, sql, params, many, context):  # the statement's text, prepared or not
+        ran.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
         price_waiting_rfqs()
     if reads is not None:
-        reads.extend(q["sql"] for q in queries.captured_queries)
+        reads.extend(ran)
     return Rfq.objects.select_related("quote").get(id=rfq.id)
 
 
