@@ -113,6 +113,9 @@ class WorkerHandle:
 
         decide_flag.clear()
         work_flag.clear()
+        from dealer.hedging.services import _seen_through
+
+        _seen_through.clear()  # the next test's trades may be booked at any time
         from dealer.desk.context_versions import invalidate_all
 
         invalidate_all()  # the flush that follows sends no signals: the pricer must read anew

@@ -7,14 +7,19 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_proxy_estimates() -> Iterator[None]:
-    """Each test estimates its proxy hedges from its own database's closes."""
-    from dealer.hedging import selectors
+    """Each test estimates its proxy hedges from its own database's closes, and its decision runs
+    look back over their whole window."""
+    from dealer.hedging import selectors, services
 
     selectors._proxy_cache.clear()
     selectors._settled_fills.clear()
+    services._seen_through.clear()
+    selectors._live_bound.clear()
     yield
     selectors._proxy_cache.clear()
     selectors._settled_fills.clear()
+    services._seen_through.clear()
+    selectors._live_bound.clear()
 
 
 @pytest.fixture

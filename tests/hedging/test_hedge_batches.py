@@ -79,6 +79,27 @@ def test_the_daily_limit_holds_across_the_trades_of_a_batch_and_after(desk) -> N
     assert third.status == "rejected" and "day's hedge notional" in third.reason
 
 
+def test_an_order_the_limits_bound_refuses_is_counted_exactly_before_it_is_refused(desk) -> None:
+    """Batches count the live orders against the day from a bound (the last exact count plus the
+    orders created since); a cancel lowers the truth, not the bound, and the next order that fits
+    the truth is admitted."""
+    conf = HedgeSettings.current()
+    conf.max_daily_notional = Decimal("300000")
+    conf.save()
+    first = services.hedge_decide(trade_id=book_trade("CLT0007", flat_instrument("govt", liquid=True), "sell",
+                                                      "200000").id).orders.get()
+    small = services.hedge_decide(trade_id=book_trade("CLT0008", flat_instrument("govt", liquid=True), "sell",
+                                                      "50000").id).orders.get()
+    assert first.status == small.status == "pending"
+    HedgeOrder.objects.filter(id=first.id).update(status="cancelled")  # as a trader's cancel does
+    third = services.hedge_decide(trade_id=book_trade("CLT0009", flat_instrument("govt", liquid=True), "sell",
+                                                      "200000").id).orders.get()
+    assert third.status == "pending" and third.reason == ""  # 250,000 of 300,000 used, not 450,000
+    fourth = services.hedge_decide(trade_id=book_trade("CLT0010", flat_instrument("govt", liquid=True), "sell",
+                                                       "200000").id).orders.get()
+    assert fourth.status == "rejected" and "day's hedge notional" in fourth.reason  # 250,000 live
+
+
 def test_the_days_fill_notional_counts_each_fill_once_as_the_day_goes_on(desk) -> None:
     """The day's fill notional keeps its settled part between calls and reads only the recent
     fills; it always equals the sum over the day's fills."""
@@ -188,3 +209,25 @@ def test_a_trade_whose_decision_task_was_lost_is_decided_by_the_straggler_sweep(
     swept = services.hedge_decide_stragglers(now=trade.booked_at + timedelta(seconds=6))
     assert [d.trade_id for d in swept.decisions] == [trade.id]
     assert HedgeDecision.objects.get(trade=trade).decision in ("offset", "schedule", "proxy", "internalize", "hold")
+
+
+def test_a_decision_run_claims_the_trades_booked_since_it_saw_them_all_and_the_sweep_decides_a_later_commit(desk) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from dealer.hedging.tasks import RUN_WINDOW
+
+    inst = flat_instrument("govt", liquid=True)
+    first = book_trade("CLT0007", inst, "sell", "600000")
+    assert [d.trade_id for d in services.hedge_decide_pending(recent=RUN_WINDOW).decisions] == [first.id]
+    lagged = book_trade("CLT0008", inst, "buy", "100000")
+    late = book_trade("CLT0008", inst, "buy", "100000")
+    # Booking stamps as if the commits had come a second (within the margin) and ten seconds late.
+    Trade.objects.filter(id=lagged.id).update(booked_at=timezone.now() - services.SEEN_MARGIN / 2)
+    Trade.objects.filter(id=late.id).update(booked_at=timezone.now() - timedelta(seconds=10))
+    run = services.hedge_decide_pending(recent=RUN_WINDOW)
+    assert [d.trade_id for d in run.decisions] == [lagged.id]  # the run reads back to its mark, not its window
+    swept = services.hedge_decide_stragglers()
+    assert [d.trade_id for d in swept.decisions] == [late.id]  # the sweep reads the whole window
+    assert HedgeDecision.objects.filter(trade__in=[first, lagged, late]).count() == 3
