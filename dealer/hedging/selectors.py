@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from crm.models import Interest
+from crm.models import Client, Interest
 from dealer.desk.models import Axe, Position, Rfq, Trade
 from dealer.hedging.models import HedgeDecision, HedgeFill, HedgeOrder
 from dealer.market.models import DailyClose, Instrument, Venue
@@ -117,11 +117,15 @@ def latest_close(instrument_id: int) -> float | None:
 
 def axe_faces(instrument_ids: Iterable[int]) -> dict[int, float]:
     """Signed face the desk wants on each instrument (buy +), zero where it has no active axe."""
-    ids = set(instrument_ids)
+    ids = sorted(set(instrument_ids))
     totals = {i: 0.0 for i in ids}
-    for iid, side, qty in Axe.objects.filter(instrument_id__in=ids, active=True).order_by("id").values_list(
-            "instrument_id", "side", "quantity"):
-        totals[iid] += float(qty) if side == "buy" else -float(qty)
+    if not ids:
+        return totals
+    with connection.cursor() as cursor:  # plain SQL: one of the hedge decision batch's statements
+        cursor.execute(f"SELECT instrument_id, side, quantity FROM {Axe._meta.db_table}"
+                       f" WHERE active AND instrument_id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id", ids)
+        for iid, side, qty in cursor.fetchall():
+            totals[iid] += float(qty) if side == "buy" else -float(qty)
     return totals
 
 
@@ -139,14 +143,29 @@ def offsetting_interests(wants: Sequence[tuple[Instrument, float, int]]) -> list
         return out
     insts = {wants[k][0].id: wants[k][0] for k in live}
     open_rfqs: dict[tuple[int, str], list[tuple[int, Decimal]]] = {}
-    for iid, side, cid, q in (Rfq.objects.filter(instrument_id__in=insts, status__in=["quoted", "pending_review"])
-                              .order_by().values("instrument_id", "side", "client_id")
-                              .annotate(q=Sum("quantity")).values_list("instrument_id", "side", "client_id", "q")):
-        open_rfqs.setdefault((iid, side), []).append((cid, q))
-    match = (Q(scope="instrument", value__in={i.isin for i in insts.values()})
-             | Q(scope="issuer", value__in={i.issuer for i in insts.values()})
-             | Q(scope="sector", value__in={i.sector for i in insts.values()}))
-    interests = list(Interest.objects.filter(match).values_list("client_id", "client__code", "scope", "value", "side"))
+    # Plain SQL: on the hedge decision path the ORM spent more CPU building these two statements
+    # than the database did running them.
+    isins = sorted({i.isin for i in insts.values()})
+    issuers = sorted({i.issuer for i in insts.values()})
+    sectors = sorted({i.sector for i in insts.values()})
+
+    def marks(values: Sequence[Any]) -> str:
+        return ", ".join(["%s"] * len(values))
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT instrument_id, side, client_id, SUM(quantity) FROM {Rfq._meta.db_table}"
+            f" WHERE instrument_id IN ({marks(insts)}) AND status IN ('quoted', 'pending_review')"
+            f" GROUP BY instrument_id, side, client_id", list(insts))
+        for iid, side, cid, q in cursor.fetchall():
+            open_rfqs.setdefault((iid, side), []).append((cid, _dec(q)))
+        cursor.execute(
+            f"SELECT i.client_id, c.code, i.scope, i.value, i.side FROM {Interest._meta.db_table} i"
+            f" JOIN {Client._meta.db_table} c ON c.id = i.client_id"
+            f" WHERE (i.scope = 'instrument' AND i.value IN ({marks(isins)}))"
+            f" OR (i.scope = 'issuer' AND i.value IN ({marks(issuers)}))"
+            f" OR (i.scope = 'sector' AND i.value IN ({marks(sectors)}))", [*isins, *issuers, *sectors])
+        interests = cursor.fetchall()
     for k in live:
         inst, change, exclude = wants[k]
         wanted = "buy" if change > 0 else "sell"  # a long desk needs client buyers
@@ -213,10 +232,19 @@ def daily_fills_notional(start: datetime, now: datetime, *, version: int | None 
             del _settled_fills[old]
         upto, settled = _settled_fills.get(key, (start, Decimal(0)))
     settle_to = max(upto, now - FILLS_SETTLED)
-    notional = F("quantity") * F("price") / 100
-    got = HedgeFill.objects.filter(filled_at__gte=upto).aggregate(
-        newly_settled=Sum(notional, filter=Q(filled_at__lt=settle_to)),
-        recent=Sum(notional, filter=Q(filled_at__gte=settle_to)))
+    if connection.vendor == "postgresql":  # plain SQL (exact numeric sums): one of the decision batch's statements
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT SUM(quantity * price / 100) FILTER (WHERE filled_at < %s),"
+                f" SUM(quantity * price / 100) FILTER (WHERE filled_at >= %s)"
+                f" FROM {HedgeFill._meta.db_table} WHERE filled_at >= %s", [settle_to, settle_to, upto])
+            newly_settled, recent = cursor.fetchone()
+        got = {"newly_settled": newly_settled, "recent": recent}
+    else:
+        notional = F("quantity") * F("price") / 100
+        got = HedgeFill.objects.filter(filled_at__gte=upto).aggregate(
+            newly_settled=Sum(notional, filter=Q(filled_at__lt=settle_to)),
+            recent=Sum(notional, filter=Q(filled_at__gte=settle_to)))
     settled += _dec(got["newly_settled"] or 0)
     with _settled_lock:
         held = _settled_fills.get(key)
@@ -273,6 +301,25 @@ def daily_hedge_usage(start: datetime, now: datetime | None = None, *,
     with _live_lock:
         _live_bound[key] = (newest, faces)
     return fills, [(idx, code, face) for (idx, code), face in faces.items()]
+
+
+def live_bound_created(start: datetime, orders: Sequence[HedgeOrder]) -> None:
+    """Add the orders a transaction holding the hedge settings' lock just wrote, after reading
+    `daily_hedge_usage` in it, to the day's bound: the next batch then reads no order back (a
+    rollback leaves the bound above the truth, which a refusal recounts)."""
+    if not orders:
+        return
+    top = max(o.id for o in orders)
+    with _live_lock:
+        for key, (seen, faces) in list(_live_bound.items()):
+            if key[0] != start or seen > top:
+                continue
+            faces = dict(faces)
+            for o in orders:
+                if o.status in ("pending", "working") and o.release_at is not None and o.quantity > o.filled:
+                    k = (o.instrument.sim_index, o.instrument.asset_class.code)
+                    faces[k] = faces.get(k, Decimal(0)) + (o.quantity - o.filled)
+            _live_bound[key] = (top, faces)
 
 
 def venues() -> list[Venue]:

@@ -128,6 +128,12 @@ class _Limits:
             self.exact = exact
         return self.used
 
+    def created(self, orders: list[HedgeOrder]) -> None:
+        """The orders this transaction wrote: when it read the day's usage (under the settings
+        lock, so nobody else wrote orders since), the bound takes them without reading them back."""
+        if self.used is not None:
+            selectors.live_bound_created(self.start, orders)
+
     def admit(self, instrument: Instrument, qty: Decimal) -> str:
         """'' when the order fits the desk's limits (and counts it against the day), else the reason it does not."""
         notional = _notional(instrument, qty, self.market.mid(instrument))
@@ -280,7 +286,8 @@ def _decide_batch(trade_id: int | None, window: timedelta = CLAIM_WINDOW, *, run
                                              positions[trade.id], axes[trade.instrument_id], interests[k],
                                              proxies.get(trade.instrument_id), conf, market, now)
             plans.append((decision, orders))
-        parents, leaves = _build_orders(plans, _Limits(conf, market, now))
+        limits = _Limits(conf, market, now)
+        parents, leaves = _build_orders(plans, limits)
         # Stamped as late as it can be: only the inserts and the commit come after it.
         decided_at = timezone.now()
         for decision, _ in plans:
@@ -288,6 +295,7 @@ def _decide_batch(trade_id: int | None, window: timedelta = CLAIM_WINDOW, *, run
             decision.latency_ms = (decided_at - decision.trade.booked_at).total_seconds() * 1000.0
         HedgeDecision.objects.bulk_create([d for d, _ in plans])
         created = _write_orders(parents, leaves)
+        limits.created(created)
         messages = [("desk", {"type": "hedge", "trade_id": d.trade_id, "decision": d.decision, "reason": d.reason})
                     for d, _ in plans]
         transaction.on_commit(lambda: publish_many(messages))  # the batch's pushes in one round trip
@@ -414,7 +422,9 @@ def _split(instrument: Instrument, qty: Decimal, conf: HedgeSettings, market: _M
 def _create_orders(plans: list[tuple[HedgeDecision, list[dict[str, Any]]]], limits: _Limits,
                    parent: HedgeOrder | None = None) -> list[HedgeOrder]:
     """Write the orders of saved decisions (see :func:`_build_orders`)."""
-    return _write_orders(*_build_orders(plans, limits, parent))
+    created = _write_orders(*_build_orders(plans, limits, parent))
+    limits.created(created)
+    return created
 
 
 def _build_orders(plans: list[tuple[HedgeDecision, list[dict[str, Any]]]], limits: _Limits,
