@@ -113,6 +113,20 @@ def attach_to_running_loop() -> None:
         publisher().attach(asyncio.get_running_loop())
 
 
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def loop_redis(url: str) -> Any:
+    """An asyncio Redis client for `url` on the running loop (one per loop and URL: a client
+    belongs to the loop it first ran on)."""
+    import redis.asyncio
+
+    clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
+    if url not in clients:
+        clients[url] = redis.asyncio.Redis.from_url(url)
+    return clients[url]
+
+
 class _DirectRedisPublisher:
     """Services mode: PUBLISH from the calling thread on one long-lived connection, the bytes the
     Redis pub/sub layer itself would send (its serializer, its group channel
@@ -127,17 +141,6 @@ class _DirectRedisPublisher:
         self.host = host
         self.client = redis.Redis.from_url(host)
         self.pid = os.getpid()
-        self.async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-    def async_client(self) -> Any:
-        """An asyncio client for the running loop (one per loop)."""
-        import redis.asyncio
-
-        loop = asyncio.get_running_loop()
-        client = self.async_clients.get(loop)
-        if client is None:
-            client = self.async_clients[loop] = redis.asyncio.Redis.from_url(self.host)
-        return client
 
     def publish(self, group: str, message: dict[str, Any]) -> None:
         self.publish_many([(group, message)])
@@ -238,7 +241,7 @@ async def apublish_many(events: list[tuple[str, dict[str, Any]]], *, ring: Any =
         return bool(await ring.asignal()) if ring is not None else False
     # PUBLISH reaches subscribers whatever database a connection has selected: the bell's client
     # (the desk's Redis database) carries both.
-    client = ring.async_client() if ring is not None else direct.async_client()
+    client = ring.async_client() if ring is not None else loop_redis(direct.host)
     pipe = client.pipeline(transaction=False)
     for group, event in events:
         pipe.publish(f"{direct.prefix}__group__{group}", direct.layer.serialize({"type": "desk.event", "event": event}))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from typing import Any, Callable
 
 FLAG_MS = 2000
@@ -31,7 +30,6 @@ class RunFlag:
         self.local_until = 0.0
         self.bell = threading.Event()
         self.client: Any = None
-        self.async_clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     @staticmethod
     def _services() -> bool:
@@ -53,17 +51,12 @@ class RunFlag:
         return self._ring(pipe)
 
     def async_client(self) -> Any:
-        """The asyncio Redis client of the running loop (one per loop)."""
-        import asyncio
-
-        import redis.asyncio
+        """The asyncio Redis client of the running loop."""
         from django.conf import settings
 
-        loop = asyncio.get_running_loop()
-        client = self.async_clients.get(loop)
-        if client is None:
-            client = self.async_clients[loop] = redis.asyncio.Redis.from_url(settings.REDIS_URL)
-        return client
+        from dealer.events import loop_redis
+
+        return loop_redis(settings.REDIS_URL)
 
     def _ring(self, pipe: Any) -> Any:
         pipe.rpush(self.wake_key, 1)
