@@ -45,11 +45,6 @@ class RunFlag:
             self.client = redis.Redis.from_url(settings.REDIS_URL)
         return self.client
 
-    def ring(self, pipe: Any) -> Any:
-        """Queue the bell's and the flag's commands on a Redis pipeline (its last reply says
-        whether the flag was clear)."""
-        return self._ring(pipe)
-
     def async_client(self) -> Any:
         """The asyncio Redis client of the running loop."""
         from django.conf import settings
@@ -58,7 +53,9 @@ class RunFlag:
 
         return loop_redis(settings.REDIS_URL)
 
-    def _ring(self, pipe: Any) -> Any:
+    def ring(self, pipe: Any) -> Any:
+        """Queue the bell's and the flag's commands on a Redis pipeline (its last reply says
+        whether the flag was clear)."""
         pipe.rpush(self.wake_key, 1)
         pipe.ltrim(self.wake_key, -1, -1)
         pipe.set(self.queued_key, 1, nx=True, px=FLAG_MS)
@@ -67,7 +64,7 @@ class RunFlag:
     def signal(self) -> bool:
         """Ring the bell; True when the flag was clear (the caller enqueues a run)."""
         if self._services():
-            return bool(self._ring(self._redis().pipeline(transaction=False)).execute()[2])
+            return bool(self.ring(self._redis().pipeline(transaction=False)).execute()[2])
         self.bell.set()
         with self.lock:
             now = time.monotonic()
@@ -78,7 +75,7 @@ class RunFlag:
 
     async def asignal(self) -> bool:
         """`signal` on an event loop (services mode): an async Redis client per loop."""
-        return bool((await self._ring(self.async_client().pipeline(transaction=False)).execute())[2])
+        return bool((await self.ring(self.async_client().pipeline(transaction=False)).execute())[2])
 
     def wait(self, timeout: float, outbox: Any = None) -> bool:
         """A running run waits up to `timeout` seconds for the bell; True if it rang. The events
