@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,14 @@ def wait_for(fn: Callable[[], Any], timeout: float = 10.0, interval: float = 0.0
         if time.time() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {fn}")
         time.sleep(interval)
+
+
+_ASSET_URL = re.compile(r'(?:src|href)\s*=\s*["\']([^"\']*)["\']', re.I)
+
+
+def external_assets(html: str) -> list[str]:
+    """Every script, style, image or link address of a page that leaves the server (rule 7: no CDN)."""
+    return [url for url in _ASSET_URL.findall(html) if re.match(r"(?:[a-z][a-z0-9+.-]*:)?//", url, re.I)]
 
 
 def api_for_token(token: str) -> APIClient:

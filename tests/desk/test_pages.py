@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from dealer.desk.models import Quote, Rfq
 from dealer.market.models import Instrument
+from tests.desk.helpers import external_assets
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +76,7 @@ def test_only_senior_traders_get_decision_buttons(book, pending, who, buttons) -
     assert f'data-rfq-id="{pending.id}"' in html
     for action in ("send", "improve", "worsen", "decline"):
         assert (f'data-action="{action}"' in html) is buttons
-    assert "vendor/plotly.min.js" in html and "cdn" not in html.lower()
+    assert "/static/vendor/plotly.min.js" in html and external_assets(html) == []
 
 
 def test_the_blotter_rows_carry_their_rfq_id_and_the_book_forms_follow_the_roles(book, pending) -> None:

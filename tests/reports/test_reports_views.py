@@ -11,6 +11,7 @@ import pytest
 from django.test import Client as HttpClient
 
 from dealer.desk.models import Trade
+from tests.desk.helpers import external_assets
 
 pytestmark = pytest.mark.django_db
 PAGES = ["/reports/", "/reports/flow/", "/reports/hits/", "/reports/judgment/", "/reports/inventory/"]
@@ -35,7 +36,7 @@ def test_management_pages_have_charts_tables_and_csv(seeded: Any, path: str, dja
         r = c.get(path)
     assert r.status_code == 200
     html = r.content.decode()
-    assert "vendor/plotly.min.js" in html and "cdn" not in html.lower()
+    assert "/static/vendor/plotly.min.js" in html and external_assets(html) == []
     assert "last brought up to date" in html
     charts = _charts(html)
     assert charts and all(ch["figure"]["data"] for ch in charts[:1])
