@@ -1,6 +1,7 @@
 """Reads of the desk: RFQ representations, RFQs for a client or person, positions, switches."""
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Iterable
@@ -123,7 +124,12 @@ def rfq_rows(ids: Iterable[int]) -> list[tuple[int, str, dict[str, Any], dict[st
     The same representations as `rfq_payload` and `desk_rfq_payload`, without building five
     model instances per RFQ: a sweep that expires a second's worth of quotes at once (200 at
     200 RFQs/s) spends its time here."""
-    rows = list(Rfq.objects.filter(id__in=list(ids)).order_by("id").values_list(*_ROW_FIELDS))
+    return rfq_rows_from(list(Rfq.objects.filter(id__in=list(ids)).order_by("id").values_list(*_ROW_FIELDS)))
+
+
+def rfq_rows_from(rows: list[tuple[Any, ...]]) -> list[tuple[int, str, dict[str, Any], dict[str, Any]]]:
+    """`rfq_rows` of rows already read, each with the columns of `_ROW_FIELDS` in their order (a
+    statement that moves RFQs returns them: the quote expiry's). A JSON column may come as text."""
     rec_ids = [r[12] for r in rows if r[12] is not None]
     recs = {q[0]: q[1:] for q in Quote.objects.filter(id__in=rec_ids).values_list("id", *_REC_FIELDS)} \
         if rec_ids else {}
@@ -142,6 +148,8 @@ def rfq_rows(ids: Iterable[int]) -> list[tuple[int, str, dict[str, Any], dict[st
                 "description": description, "review_deadline": iso(deadline), "claimed_by": claimed_by,
                 "channel": channel}
         if quote is not None:
+            if isinstance(q_components, str):
+                q_components = json.loads(q_components)
             desk["quote"] = {**quote, "components": q_components, "mid": dec(q_mid, 6), "source": q_source}
         rec = recs.get(rec_id) if rec_id is not None else None
         desk["recommendation"] = None if rec is None else {

@@ -20,7 +20,7 @@ from crm.models import Client
 from dealer.db import prepared_cursor
 from dealer.desk import events
 from dealer.desk.models import Decision, Markout, Position, Quote, Rfq, Switch, Trade
-from dealer.desk.selectors import rfq_rows, rfqs_with_related
+from dealer.desk.selectors import rfq_rows, rfq_rows_from, rfqs_with_related
 from dealer.errors import Conflict, DeskError, Forbidden, NotFound
 from dealer.events import publish_many
 from dealer.market.models import AssetClass, Instrument
@@ -425,21 +425,25 @@ QUOTE_EXPIRED_REASON = "the quote's time-to-live ran out"
 REVIEW_EXPIRED_REASON = "no decision before the review deadline"
 
 
-def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool = True) -> int:
+def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool = True, outbox: Any = None) -> int:
     """Expire quotes past their time-to-live and (with `reviews`) reviews past their deadline,
-    set-based, and publish the changes after commit. The pricing run calls it in its idle moments
-    (quotes only), so that expiries go out a few at a time as they fall due; the beat sweep catches
-    the rest. Rows an accept holds are skipped (`SKIP LOCKED`) and looked at again next time; the
+    set-based, and publish the changes after commit. The pricing run calls it in its quiet moments
+    (quotes only; their events go in its `outbox`, an `events.Outbox`, with its next wait for an
+    RFQ), so that expiries go out a few at a time as they fall due; the beat sweep catches the
+    rest. Rows an accept holds are skipped (`SKIP LOCKED`) and looked at again next time; the
     accept checks the time-to-live itself. Idempotent."""
     now = now or timezone.now()
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        expired = _expire_quotes_in_one_statement(now, limit)
-        if not reviews and not expired:
-            return 0
+        rows = _expire_quotes_in_one_statement(now, limit)
+        if rows:
+            messages = [m for row in rfq_rows_from(sorted(rows)) for m in events.rfq_changed_messages(*row)]
+            (outbox.add if outbox is not None else publish_many)(messages)
+        if not reviews:
+            return len(rows)
         with transaction.atomic():
-            expired += _expire_reviews(now, limit) if reviews else []
-            _publish_all(expired)
-        return len(expired)
+            reviewed = _expire_reviews(now, limit)
+            _publish_all(reviewed)
+        return len(rows) + len(reviewed)
     with transaction.atomic():
         quotes_due = Rfq.objects.filter(status=Rfq.Status.QUOTED, quote__status=Quote.Status.ACTIVE,
                                         quote__valid_until__lte=now).order_by("quote__valid_until")
@@ -452,7 +456,7 @@ def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool 
             Rfq.objects.filter(id__in=quoted, status=Rfq.Status.QUOTED).update(
                 status=Rfq.Status.EXPIRED, reason=QUOTE_EXPIRED_REASON, updated_at=now)
         expired = quoted + (_expire_reviews(now, limit) if reviews else [])
-        _publish_all(expired)
+        _publish_all(expired, outbox.add if outbox is not None else publish_many)
     return len(expired)
 
 
@@ -468,19 +472,30 @@ _EXPIRE_QUOTES_SQL = """
         WHERE q.rfq_id = due.id AND q.status = 'active' AND q.valid_until <= %(now)s
     )
     UPDATE {rfq} r SET status = 'expired', reason = %(reason)s, updated_at = %(now)s
-    FROM due WHERE r.id = due.id
-    RETURNING r.id
+    FROM due, {quote} q, {instrument} i, {asset_class} a, {client} c
+    WHERE r.id = due.id AND q.id = r.quote_id AND i.id = r.instrument_id AND a.id = i.asset_class_id
+        AND c.id = r.client_id
+    RETURNING r.id, r.client_id, r.client_rfq_id, r.side, r.quantity, r.status, r.reason, r.received_at, r.tier,
+        r.review_deadline, r.channel, r.quote_id, r.recommendation_id,
+        (SELECT u.username FROM {user} u WHERE u.id = r.claimed_by_id), NULL::bigint,
+        i.isin, i.description, a.code, c.code, c.name, q.price, q.quantity, q.valid_until, q.components, q.mid,
+        q.source
 """
 
 
-def _expire_quotes_in_one_statement(now: datetime, limit: int) -> list[int]:
+def _expire_quotes_in_one_statement(now: datetime, limit: int) -> list[tuple[Any, ...]]:
     """PostgreSQL: find the quotes due (an index scan in time-to-live order over `(status,
     valid_until)`), lock their RFQs and expire both, in one statement: its own transaction, one
-    round trip."""
-    sql = _EXPIRE_QUOTES_SQL.format(quote=Quote._meta.db_table, rfq=Rfq._meta.db_table)
+    round trip. Returns the expired RFQs as `selectors.rfq_rows_from` takes them (their events
+    need no second read)."""
+    from django.contrib.auth import get_user_model
+
+    sql = _EXPIRE_QUOTES_SQL.format(quote=Quote._meta.db_table, rfq=Rfq._meta.db_table,
+                                    instrument=Instrument._meta.db_table, asset_class=AssetClass._meta.db_table,
+                                    client=Client._meta.db_table, user=get_user_model()._meta.db_table)
     with prepared_cursor() as cursor:
         cursor.execute(sql, {"now": now, "limit": limit, "reason": QUOTE_EXPIRED_REASON})
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def _expire_reviews(now: datetime, limit: int) -> list[int]:
@@ -494,11 +509,11 @@ def _expire_reviews(now: datetime, limit: int) -> list[int]:
     return reviewed
 
 
-def _publish_all(ids: list[int]) -> None:
-    """Every state change of `ids`, from flat reads, in one round trip after commit."""
+def _publish_all(ids: list[int], send: Any = publish_many) -> None:
+    """Every state change of `ids`, from flat reads, in one round trip after commit (`send`)."""
     if ids:
         messages = [m for row in rfq_rows(ids) for m in events.rfq_changed_messages(*row)]
-        transaction.on_commit(lambda: publish_many(messages))
+        transaction.on_commit(lambda: send(messages))
 
 
 def requeue_stuck(*, now: datetime | None = None) -> int:

@@ -184,6 +184,32 @@ def test_a_pricing_run_expires_the_quotes_that_fell_due_without_the_sweep(book, 
     assert late.status_code == 409
 
 
+def test_the_events_of_an_expiry_carry_the_expired_rfq_as_rest_and_the_desk_show_it(book, clients) -> None:
+    """The expiry's events come from the rows its statement returns (PostgreSQL), not a second
+    read: the client's `rfq.expired` and the desk's row must still equal the representations."""
+    from dealer.desk.selectors import desk_rfq_payload, rfq_payload, rfqs_with_related
+    from dealer.events import Outbox
+
+    api = clients["CLT0007"]
+    ids = [_send(api, book.isin(), rid="x1"), _send(api, book.isin("govt", 1), rid="x2", side="sell")]
+    for rid in ids:
+        wait_status(api, rid, "quoted")
+    Quote.objects.filter(rfq_id__in=ids).update(valid_until=timezone.now() - timedelta(seconds=1))
+    outbox = Outbox()
+    outbox.open = True
+    assert services.expire_due(reviews=False, outbox=outbox) == 2
+    held = outbox.drain()
+    client_events = [(g, m) for g, m in held if g.startswith("client.")]
+    desk_rows = [m["rfq"] for g, m in held if g == "desk"]
+    assert [m["rfq"]["id"] for _, m in client_events] == ids
+    for rfq in rfqs_with_related().select_related("recommendation", "claimed_by").filter(id__in=ids):
+        group, message = next((g, m) for g, m in client_events if m["rfq"]["id"] == rfq.id)
+        assert group == f"client.{rfq.client_id}" and message["type"] == "rfq.expired"
+        assert message["rfq"] == rfq_payload(rfq) and message["rfq"]["status"] == "expired"
+        assert next(row for row in desk_rows if row["id"] == rfq.id) == desk_rfq_payload(rfq)
+    assert services.expire_due(reviews=False, outbox=outbox) == 0 and outbox.drain() == []
+
+
 def test_reject_frees_the_quote(book, clients) -> None:
     api = clients["CLT0007"]
     rid = _send(api, book.isin())
