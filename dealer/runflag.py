@@ -19,10 +19,6 @@ IDLE_SECONDS = 0.005
 LINGER_SECONDS = 0.05
 KEEP_FLAG_SECONDS = 0.5
 RUN_SECONDS = 5.0
-# A run's chores wait for a quiet moment (no work for IDLE_SECONDS: at 200 RFQs a second one
-# comes every few tens of milliseconds), so that they rarely hold up work that has just come;
-# a flow that leaves none gets them anyway once they are this late.
-CHORES_OVERDUE_SECONDS = 0.4
 EMBEDDED_RUN_SECONDS = 0.2  # the embedded worker is one thread for every queue: let the others in
 
 
@@ -125,9 +121,8 @@ def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, successor
     """Call `step` (one batch; returns how many it took) while work keeps coming; returns the total.
 
     After a batch the run waits for the bell (already ringing if work came meanwhile) and steps
-    again; with no bell for LINGER_SECONDS it stops. `chores` run every `chores_every` seconds in
-    a quiet moment (or between batches once CHORES_OVERDUE_SECONDS late), `idle` in a quiet moment
-    at most every `idle_every` seconds. A run still busy
+    again; with no bell for LINGER_SECONDS it stops. `chores` run every `chores_every` seconds
+    between batches, `idle` in a quiet moment at most every `idle_every` seconds. A run still busy
     after RUN_SECONDS (EMBEDDED_RUN_SECONDS in the embedded mode) calls `successor` (enqueues the next run) before it returns, the flag left
     up: the next run is already queued when this one is acknowledged, so a steady flow never
     waits for someone to notice that nobody is serving it. A run that stops for want of work
@@ -163,18 +158,13 @@ def serve(flag: RunFlag, step: Callable[[], int], *, batch_limit: int, successor
             if now >= keep_at:
                 flag.keep()
                 keep_at = now + KEEP_FLAG_SECONDS
-            if chores is not None and now >= chores_at + CHORES_OVERDUE_SECONDS:
+            if chores is not None and now >= chores_at:
                 if outbox is not None:
                     outbox.flush()
                 chores()
                 chores_at = now + chores_every
             if n < batch_limit:
                 if not flag.wait(IDLE_SECONDS, outbox):
-                    if chores is not None and time.monotonic() >= chores_at:
-                        chores()  # its events go with the next wait, which looks for work at once
-                        chores_at = time.monotonic() + chores_every
-                        n = 0
-                        continue
                     if idle is not None and now >= idle_at:
                         idle()
                         idle_at = time.monotonic() + idle_every
