@@ -149,8 +149,9 @@ def rfq_create(*, client: Client, data: RfqInput, channel: str = "rest") -> tupl
     return rfq, True
 
 
-def rfq_payload_new(rfq: Rfq, isin: str) -> dict[str, Any]:
-    """The representation of a just-stored RFQ, built without touching the database."""
+def rfq_payload_new(rfq: Any, isin: str) -> dict[str, Any]:
+    """The representation of a just-stored RFQ (an `Rfq`, or anything with its id, client_rfq_id,
+    side, quantity, status and received_at), built without touching the database."""
     return {
         "id": rfq.id, "client_rfq_id": rfq.client_rfq_id, "isin": isin, "side": rfq.side,
         "quantity": f"{rfq.quantity:.2f}", "status": rfq.status, "reason": "", "quote": None, "trade_id": None,
