@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
@@ -423,19 +424,22 @@ def review_decide(*, user: Any, rfq_id: int, action: str, price: Any = None, qua
 # --- expiry, stuck RFQs and markouts -------------------------------------------------------------
 
 QUOTE_EXPIRED_REASON = "the quote's time-to-live ran out"
+_LONG_AGO = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
 REVIEW_EXPIRED_REASON = "no decision before the review deadline"
 
 
-def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool = True, outbox: Any = None) -> int:
+def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool = True, outbox: Any = None,
+               since: datetime | None = None) -> int:
     """Expire quotes past their time-to-live and (with `reviews`) reviews past their deadline,
     set-based, and publish the changes after commit. The pricing run calls it in its quiet moments
     (quotes only; their events go in its `outbox`, an `events.Outbox`, with its next wait for an
     RFQ), so that expiries go out a few at a time as they fall due; the beat sweep catches the
     rest. Rows an accept holds are skipped (`SKIP LOCKED`) and looked at again next time; the
-    accept checks the time-to-live itself. Idempotent."""
+    accept checks the time-to-live itself. Idempotent. With `since`, only quotes whose
+    time-to-live ran out after it (see `QuoteExpiry`)."""
     now = now or timezone.now()
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        rows = _expire_quotes_in_one_statement(now, limit)
+        rows = _expire_quotes_in_one_statement(now, limit, since or _LONG_AGO)
         if rows:
             messages = [m for row in rfq_rows_from(sorted(rows)) for m in events.rfq_changed_messages(*row)]
             (outbox.add if outbox is not None else publish_many)(messages)
@@ -447,7 +451,8 @@ def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool 
         return len(rows) + len(reviewed)
     with transaction.atomic():
         quotes_due = Rfq.objects.filter(status=Rfq.Status.QUOTED, quote__status=Quote.Status.ACTIVE,
-                                        quote__valid_until__lte=now).order_by("quote__valid_until")
+                                        quote__valid_until__lte=now,
+                                        quote__valid_until__gt=since or _LONG_AGO).order_by("quote__valid_until")
         if connection.features.has_select_for_update_skip_locked:
             quotes_due = quotes_due.select_for_update(skip_locked=True, of=("self",))
         quoted = list(quotes_due.values_list("id", flat=True)[:limit])
@@ -464,7 +469,7 @@ def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool 
 _EXPIRE_QUOTES_SQL = """
     WITH due AS (
         SELECT r.id FROM {quote} q JOIN {rfq} r ON r.id = q.rfq_id AND r.quote_id = q.id
-        WHERE q.status = 'active' AND q.valid_until <= %(now)s AND r.status = 'quoted'
+        WHERE q.status = 'active' AND q.valid_until <= %(now)s AND q.valid_until > %(since)s AND r.status = 'quoted'
         ORDER BY q.valid_until LIMIT %(limit)s
         FOR UPDATE OF r SKIP LOCKED
     ),
@@ -484,7 +489,7 @@ _EXPIRE_QUOTES_SQL = """
 """
 
 
-def _expire_quotes_in_one_statement(now: datetime, limit: int) -> list[tuple[Any, ...]]:
+def _expire_quotes_in_one_statement(now: datetime, limit: int, since: datetime) -> list[tuple[Any, ...]]:
     """PostgreSQL: find the quotes due (an index scan in time-to-live order over `(status,
     valid_until)`), lock their RFQs and expire both, in one statement: its own transaction, one
     round trip. Returns the expired RFQs as `selectors.rfq_rows_from` takes them (their events
@@ -495,8 +500,34 @@ def _expire_quotes_in_one_statement(now: datetime, limit: int) -> list[tuple[Any
                                     instrument=Instrument._meta.db_table, asset_class=AssetClass._meta.db_table,
                                     client=Client._meta.db_table, user=get_user_model()._meta.db_table)
     with prepared_cursor() as cursor:
-        cursor.execute(sql, {"now": now, "limit": limit, "reason": QUOTE_EXPIRED_REASON})
+        cursor.execute(sql, {"now": now, "limit": limit, "reason": QUOTE_EXPIRED_REASON, "since": since})
         return cursor.fetchall()
+
+
+class QuoteExpiry:
+    """A pricing run's quote expiry: each pass looks only at quotes whose time-to-live ran out
+    since the last pass that left none behind (less a margin), instead of from the oldest.
+
+    Why: every expired quote leaves its `active` index entry behind until a vacuum reaches it,
+    and a scan from the oldest walks them all. Measured with pg_stat_statements during
+    `bench rfq` (200/s, autovacuum off as on this machine): 2.1 ms per pass, 366 buffers, 40
+    passes a second, the most expensive statement of the RFQ path. Nothing expires behind the
+    mark: a quote's time-to-live (five seconds at least) ends long after it is written. The first
+    pass of each run and the beat sweep look at every quote due (a quote an accept held, skipped
+    once, is caught there)."""
+
+    MARGIN = timedelta(seconds=1)
+
+    def __init__(self) -> None:
+        self.through: datetime | None = None
+
+    def expire(self, *, limit: int, outbox: Any = None) -> int:
+        now = timezone.now()
+        since = None if self.through is None else self.through - self.MARGIN
+        n = expire_due(now=now, limit=limit, reviews=False, outbox=outbox, since=since)
+        if n < limit:
+            self.through = now
+        return n
 
 
 def _expire_reviews(now: datetime, limit: int) -> list[int]:

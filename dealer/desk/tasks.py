@@ -23,14 +23,12 @@ def price_rfqs() -> int:
     `bench rfq`, whose evenly spaced RFQs leave the run no quiet moment). The beat sweep stays,
     for reviews and for the quotes due while no run is going.
     """
+    outbox = pricing_service.outbox if settings.SERVICES_MODE else None
+    expiry = services.QuoteExpiry()
     return serve(services.pricing_flag, pricing_service.price_waiting_rfqs, batch_limit=pricing_service.CLAIM_LIMIT,
                  successor=price_rfqs.delay, idle=pricing_service.refresh_context,
-                 chores=_expire_quotes, chores_every=EXPIRE_EVERY_SECONDS, outbox=pricing_service.outbox if settings.SERVICES_MODE else None)
-
-
-def _expire_quotes() -> None:
-    services.expire_due(limit=EXPIRE_LIMIT, reviews=False,
-                        outbox=pricing_service.outbox if settings.SERVICES_MODE else None)
+                 chores=lambda: expiry.expire(limit=EXPIRE_LIMIT, outbox=outbox), chores_every=EXPIRE_EVERY_SECONDS,
+                 outbox=outbox)
 
 
 @shared_task(ignore_result=True)

@@ -194,6 +194,7 @@ def test_the_events_of_an_expiry_carry_the_expired_rfq_as_rest_and_the_desk_show
     ids = [_send(api, book.isin(), rid="x1"), _send(api, book.isin("govt", 1), rid="x2", side="sell")]
     for rid in ids:
         wait_status(api, rid, "quoted")
+    time.sleep(0.5)  # the pricing run lingers 50 ms for more RFQs, expiring as it goes: let it end
     Quote.objects.filter(rfq_id__in=ids).update(valid_until=timezone.now() - timedelta(seconds=1))
     outbox = Outbox()
     outbox.open = True
@@ -208,6 +209,27 @@ def test_the_events_of_an_expiry_carry_the_expired_rfq_as_rest_and_the_desk_show
         assert message["rfq"] == rfq_payload(rfq) and message["rfq"]["status"] == "expired"
         assert next(row for row in desk_rows if row["id"] == rfq.id) == desk_rfq_payload(rfq)
     assert services.expire_due(reviews=False, outbox=outbox) == 0 and outbox.drain() == []
+
+
+def test_a_runs_expiry_passes_look_back_only_to_their_last_pass_and_the_sweep_catches_the_rest(book, clients) -> None:
+    api = clients["CLT0007"]
+    ids = [_send(api, book.isin(), rid=f"w{k}") for k in range(3)]
+    for rid in ids:
+        wait_status(api, rid, "quoted")
+    time.sleep(0.5)  # the pricing run lingers 50 ms for more RFQs, expiring as it goes: let it end
+    expiry = services.QuoteExpiry()
+    now = timezone.now()
+    Quote.objects.filter(rfq_id=ids[0]).update(valid_until=now - timedelta(seconds=1))
+    assert expiry.expire(limit=10) == 1  # the first pass looks at every quote due
+    assert Rfq.objects.get(id=ids[0]).status == "expired"
+    # Behind the mark (only a test moves a time-to-live back so far): the next pass does not see it...
+    Quote.objects.filter(rfq_id=ids[1]).update(valid_until=now - timedelta(seconds=5))
+    # ...a quote that ran out since the last pass, it does.
+    Quote.objects.filter(rfq_id=ids[2]).update(valid_until=timezone.now())
+    assert expiry.expire(limit=10) == 1
+    assert [Rfq.objects.get(id=i).status for i in ids] == ["expired", "quoted", "expired"]
+    assert services.expire_due() == 1  # the beat sweep looks at every quote due
+    assert Rfq.objects.get(id=ids[1]).status == "expired"
 
 
 def test_reject_frees_the_quote(book, clients) -> None:
