@@ -101,7 +101,7 @@ def price_waiting_rfqs() -> int:
     claimed, versions = claim_waiting()
     if not claimed:
         return 0
-    context = ctx.pricing_context(read_versions=versions)
+    context = ctx.pricing_context(read_versions=versions, max_age=ctx.BATCH_MAX_AGE_SECONDS)
     ids = [r.id for r, _ in claimed]
     if context is None:
         with transaction.atomic():

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterator, Mapping
 from datetime import date
 
 import numpy as np
@@ -133,9 +135,35 @@ class MarketSnapshot(models.Model):
         np.savez(buf, **arrays)
         return buf.getvalue()
 
-    def unpack(self) -> dict[str, np.ndarray]:
-        with np.load(io.BytesIO(bytes(self.arrays))) as data:
-            return {k: data[k] for k in data.files}
+    def unpack(self) -> "PackedArrays":
+        return PackedArrays(bytes(self.arrays))
+
+
+class PackedArrays(Mapping[str, np.ndarray]):
+    """A snapshot's arrays, each decoded on first use: the pricer reads four of the eleven at
+    every tick, and decoding all of them was half of its 10 ms reload (in an RFQ's batch)."""
+
+    def __init__(self, blob: bytes):
+        self._npz = np.load(io.BytesIO(blob))
+        self._names = tuple(self._npz.files)
+        self._decoded: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._decoded[name]
+        except KeyError:
+            pass
+        with self._lock:  # the archive reads from one in-memory file
+            if name not in self._decoded:
+                self._decoded[name] = self._npz[name]
+            return self._decoded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 class MarketPrint(models.Model):

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from django.db import connection
 from django.db.models import QuerySet
 
-from dealer.market.models import Instrument, MarketSnapshot
+from dealer.market.models import Instrument, MarketSnapshot, PackedArrays
 
 
 def latest_snapshot_row() -> MarketSnapshot | None:
@@ -20,7 +22,7 @@ class Snapshot:
     key: tuple[Any, ...]
     tick: int
     stressed: bool
-    arrays: dict[str, np.ndarray]
+    arrays: Mapping[str, np.ndarray]
 
 
 _cache: dict[str, Snapshot] = {}
@@ -28,18 +30,24 @@ _lock = threading.Lock()
 
 
 def latest_snapshot() -> Snapshot | None:
-    """The newest snapshot's arrays; decoded once per tick per process."""
-    head = MarketSnapshot.objects.order_by("-tick").values_list("id", "tick", "taken_at", "stressed").first()
-    if head is None:
-        return None
-    with _lock:
-        cached = _cache.get("latest")
-        if cached is not None and cached.key == head:
-            return cached
-    row = MarketSnapshot.objects.filter(id=head[0]).first()
+    """The newest snapshot's arrays; decoded once per tick per process (and each array on first
+    use). Plain SQL: the pricer reads it at every tick, and the ORM cost more than the reads."""
+    table = MarketSnapshot._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id, tick, taken_at, stressed FROM {table} ORDER BY tick DESC LIMIT 1")
+        head = cursor.fetchone()
+        if head is None:
+            return None
+        head = tuple(head)
+        with _lock:
+            cached = _cache.get("latest")
+            if cached is not None and cached.key == head:
+                return cached
+        cursor.execute(f"SELECT arrays FROM {table} WHERE id = %s", [head[0]])
+        row = cursor.fetchone()
     if row is None:
         return None
-    snap = Snapshot(key=(row.id, row.tick, row.taken_at, row.stressed), tick=row.tick, stressed=row.stressed, arrays=row.unpack())
+    snap = Snapshot(key=head, tick=head[1], stressed=bool(head[3]), arrays=PackedArrays(bytes(row[0])))
     with _lock:
         _cache["latest"] = snap
     return snap
