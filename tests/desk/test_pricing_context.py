@@ -86,3 +86,32 @@ def test_limits_agreements_positions_axes_switches_and_stress_apply_to_the_next_
     killed = _price(client, isin)
     assert killed.status == "pending_review"
     assert Quote.objects.filter(rfq=killed, status="active").count() == 0
+
+
+def test_a_market_tick_prices_the_next_rfq_at_the_new_mids_with_the_book_it_holds(book) -> None:
+    """A tick reloads the market alone: the next RFQ is priced at the new snapshot's mid, and the
+    positions read before the tick still skew it (they are not read again until the book moves)."""
+    from dealer.market import services as market_services
+    from dealer.market.selectors import latest_snapshot
+
+    client = book.client("CLT0007")
+    isin = book.isin("ig_corp", 2)
+    instrument = Instrument.objects.get(isin=isin)
+    with transaction.atomic():
+        services.position_apply(instrument_id=instrument.id, desk_qty=Decimal("20000000"), price=Decimal("100"))
+    before = _price(client, isin)
+    assert before.quote.components["skew"] != 0
+    market_services.market_tick()
+    reads: list[str] = []
+    after = _price(client, isin, reads=reads)
+    new_mid = float(latest_snapshot().arrays["mid"][instrument.sim_index])
+    assert float(after.quote.mid) == pytest.approx(new_mid, abs=1e-6)
+    assert after.quote.mid != before.quote.mid
+    assert after.quote.components["skew"] == pytest.approx(before.quote.components["skew"], rel=0.05)
+    assert not [sql for sql in reads if "desk_position" in sql or "desk_axe" in sql]
+
+    with transaction.atomic():  # the book moves: the next RFQ reads it again
+        services.position_apply(instrument_id=instrument.id, desk_qty=Decimal("-40000000"), price=Decimal("100"))
+    short = _price(client, isin)
+    # short now: selling the bond to the client costs the book more, the skew widens the offer
+    assert short.quote.components["skew"] > after.quote.components["skew"] + 0.5
