@@ -304,6 +304,12 @@ def _hits_days(d0: date, d1: date, before: datetime) -> None:
     _hit_desk(1, "h.day >= %s AND h.day <= %s", [d0, d1])
 
 
+def _catch_up_span() -> timedelta:
+    from django.conf import settings
+
+    return timedelta(seconds=3 * max(float(getattr(settings, "HITS_CATCH_UP_SECONDS", 5.0)), 1.0))
+
+
 def _hits_watermark(now: datetime) -> datetime:
     """The hit rollups' watermark, set (to `HITS_SETTLED_SECONDS` before `now`, the days before it
     recomputed) the first time it is asked for. Caller holds the lock."""
@@ -318,13 +324,15 @@ def _hits_watermark(now: datetime) -> datetime:
 @transaction.atomic
 def hits_catch_up(*, now: datetime | None = None) -> int:
     """Add to the hit rollups the RFQs whose outcome (expired, rejected, booked) was stamped
-    between the watermark and `HITS_SETTLED_SECONDS` ago, and move the watermark there (every minute); each
-    RFQ is counted once, so a run costs the outcomes since the last one, not the day's RFQs.
+    between the watermark and `HITS_SETTLED_SECONDS` ago, and move the watermark there (every
+    `HITS_CATCH_UP_SECONDS`); each RFQ is counted once, so a run costs the outcomes since the last
+    one, not the day's RFQs. A run takes at most three periods of outcomes: a backlog (after a
+    restart) is caught up at three times the pace it came, in bursts no bigger than that.
     Returns the number of RFQs added."""
     now = now or timezone.now()
     _lock()
     mark = _hits_watermark(now)
-    upto = now - _hits_settled()
+    upto = min(now - _hits_settled(), mark + _catch_up_span())
     if upto <= mark:
         return 0
     where = "r.updated_at >= %s AND r.updated_at < %s AND r.received_at >= %s"

@@ -24,5 +24,5 @@ def rebuild_rollups() -> float:
 
 @shared_task(name="dealer.reports.tasks.catch_up_hits")
 def catch_up_hits() -> int:
-    """Every minute: fold RFQs that reached an outcome (expired, rejected, booked) into the hit ratios."""
+    """Every few seconds: fold RFQs that reached an outcome (expired, rejected, booked) into the hit ratios."""
     return services.hits_catch_up()

@@ -35,7 +35,7 @@ def test_burst_of_trades_updates_rollups(book: Any, worker: Any) -> None:
         booked.append(trade.id)
     wait_for(lambda: sum(DailyRollup.objects.values_list("trades", flat=True)) == Trade.objects.count(), timeout=20)
     wait_for(lambda: sum(DeskDayRollup.objects.values_list("trades", flat=True)) == Trade.objects.count(), timeout=20)
-    catch_up_hits.delay()  # as the beat does every minute: trades reach the hit ratios this way
+    catch_up_hits.delay()  # as the beat does every few seconds: trades reach the hit ratios this way
     wait_for(lambda: sum(HitRollup.objects.values_list("won", flat=True)) == Trade.objects.count(), timeout=20)
     assert_rollups_equal_trades()
     assert_hits_equal_rfqs()

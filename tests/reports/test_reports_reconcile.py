@@ -196,7 +196,7 @@ def test_apply_trade_moves_the_coarser_tables_by_the_new_trade(seeded: Any) -> N
                                  booked_at=timezone.now(), tier=src.tier)
     rollups_apply_trade(trade.id)
     assert_rollups_equal_trades()
-    hits_catch_up()  # the booked RFQ reaches the hit ratios through the minutely catch-up
+    hits_catch_up()  # the booked RFQ reaches the hit ratios through the catch-up
     assert_hits_equal_rfqs()
 
 
@@ -258,6 +258,35 @@ def test_report_pages_read_no_trade_or_rfq_rows(seeded: Any, user: str) -> None:
 
 
 @pytest.mark.django_db
+def test_a_backlog_of_outcomes_is_caught_up_a_span_at_a_time_and_each_counted_once(seeded: Any, settings: Any) -> None:
+    """After a stop, a run takes at most three periods of outcomes (a bounded burst of work); the
+    next runs take the rest, and every outcome is counted once."""
+    from datetime import timedelta
+
+    from dealer.desk.models import Quote, Rfq
+    from dealer.reports.models import RollupState
+
+    settings.HITS_SETTLED_SECONDS = 30.0
+    settings.HITS_CATCH_UP_SECONDS = 5.0  # at most 15 s of outcomes a run
+    hits_catch_up()
+    mark = RollupState.objects.get().hits_updated_at
+    src = Trade.objects.order_by("id").first()
+    for k, after in enumerate((2, 10, 25)):  # outcomes 2, 10 and 25 s after the watermark
+        at = mark + timedelta(seconds=after)
+        rfq = Rfq.objects.create(client=src.client, client_rfq_id=f"backlog-{k}", instrument=src.instrument,
+                                 side="buy", quantity=Decimal("250000"), status="expired", tier=src.tier,
+                                 received_at=at, updated_at=at)
+        quote = Quote.objects.create(rfq=rfq, status="expired", price=src.price, quantity=rfq.quantity,
+                                     mid=src.mid_at_booking, half_spread_bp=3.0, created_at=at)
+        Rfq.objects.filter(pk=rfq.pk).update(quote=quote, updated_at=at)  # the outcome's stamp
+    later = mark + timedelta(seconds=90)  # all of them settled long ago
+    assert hits_catch_up(now=later) == 2  # the first 15 s after the watermark
+    assert hits_catch_up(now=later) == 1
+    assert hits_catch_up(now=later) == 0
+    assert_hits_equal_rfqs()
+
+
+@pytest.mark.django_db
 def test_the_catch_up_counts_each_outcome_once_after_it_settles(seeded: Any, settings: Any) -> None:
     """Outcomes stamped within the settling window wait for the next run; every run adds only what
     settled since the one before, so the hit ratios equal the RFQs after any number of runs."""
@@ -285,7 +314,8 @@ def test_the_catch_up_counts_each_outcome_once_after_it_settles(seeded: Any, set
     assert hits_catch_up(now=now + timedelta(seconds=31)) == 3
     assert sum(HitRollup.objects.values_list("quoted", flat=True)) == quoted_before + 3
     assert_hits_equal_rfqs()
-    assert hits_catch_up(now=now + timedelta(seconds=90)) == 0  # counted once
+    # counted once, however many runs follow (each takes at most three periods: 15 s by default)
+    assert [hits_catch_up(now=now + timedelta(seconds=90)) for _ in range(4)] == [0, 0, 0, 0]
     assert_hits_equal_rfqs()
     assert RollupState.objects.get().hits_updated_at == now + timedelta(seconds=60)
     rollups_refresh()  # a recompute of the days keeps to the watermark too
