@@ -235,6 +235,7 @@ CELERY_BEAT_SCHEDULE = {
     "winprob-refit": {"task": "dealer.desk.tasks.refit_winprob", "schedule": crontab(hour=2, minute=0)},
     "scores-nightly": {"task": "crm.tasks.recompute_scores", "schedule": crontab(hour=1, minute=30)},
     "rollups-nightly": {"task": "dealer.reports.tasks.refresh_rollups", "schedule": crontab(hour=0, minute=30)},
+    "planner-statistics": _every("dealer.desk.tasks.keep_statistics", 10.0, 20),
     "rollups-hits": _every("dealer.reports.tasks.catch_up_hits", HITS_CATCH_UP_SECONDS,
                            max(2, int(2 * HITS_CATCH_UP_SECONDS))),
 }

@@ -48,3 +48,11 @@ def refit_winprob() -> int:
 
     model = winprob_fit()
     return model.n_obs if model else 0
+
+
+@shared_task(ignore_result=True)
+def keep_statistics() -> int:
+    """Keep the planner's statistics current where autovacuum is off (`dealer.db.analyze_stale_tables`)."""
+    from dealer.db import analyze_stale_tables
+
+    return len(analyze_stale_tables())

@@ -6,7 +6,7 @@ from celery.utils.imports import symbol_by_name
 
 from dealer.celery import app
 
-FREQUENT = ("market-tick", "desk-sweep", "hedge-orders", "hedge-stragglers", "rollups-hits")
+FREQUENT = ("market-tick", "desk-sweep", "hedge-orders", "hedge-stragglers", "rollups-hits", "planner-statistics")
 
 
 @pytest.mark.django_db(transaction=True)
