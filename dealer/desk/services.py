@@ -431,10 +431,10 @@ REVIEW_EXPIRED_REASON = "no decision before the review deadline"
 def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool = True, outbox: Any = None,
                since: datetime | None = None) -> int:
     """Expire quotes past their time-to-live and (with `reviews`) reviews past their deadline,
-    set-based, and publish the changes after commit. The pricing run calls it in its quiet moments
-    (quotes only; their events go in its `outbox`, an `events.Outbox`, with its next wait for an
-    RFQ), so that expiries go out a few at a time as they fall due; the beat sweep catches the
-    rest. Rows an accept holds are skipped (`SKIP LOCKED`) and looked at again next time; the
+    set-based, and publish the changes after commit. The pricing run calls it every 25 ms
+    (`QuoteExpiry`: quotes only; their events go in its `outbox`, an `events.Outbox`, with its next
+    wait for an RFQ), so that expiries go out a few at a time as they fall due; the beat sweep
+    catches the rest. Rows an accept holds are skipped (`SKIP LOCKED`) and looked at again next time; the
     accept checks the time-to-live itself. Idempotent. With `since`, only quotes whose
     time-to-live ran out after it (see `QuoteExpiry`)."""
     now = now or timezone.now()

@@ -135,7 +135,7 @@ class MarketSnapshot(models.Model):
         np.savez(buf, **arrays)
         return buf.getvalue()
 
-    def unpack(self) -> "PackedArrays":
+    def unpack(self) -> PackedArrays:
         return PackedArrays(bytes(self.arrays))
 
 
