@@ -438,11 +438,11 @@ def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool 
     accept checks the time-to-live itself. Idempotent. With `since`, only quotes whose
     time-to-live ran out after it (see `QuoteExpiry`)."""
     now = now or timezone.now()
+    send = outbox.add if outbox is not None else publish_many
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
         rows = _expire_quotes_in_one_statement(now, limit, since or _LONG_AGO)
         if rows:
-            messages = [m for row in rfq_rows_from(sorted(rows)) for m in events.rfq_changed_messages(*row)]
-            (outbox.add if outbox is not None else publish_many)(messages)
+            send([m for row in rfq_rows_from(sorted(rows)) for m in events.rfq_changed_messages(*row)])
         if not reviews:
             return len(rows)
         with transaction.atomic():
@@ -462,7 +462,7 @@ def expire_due(*, now: datetime | None = None, limit: int = 2000, reviews: bool 
             Rfq.objects.filter(id__in=quoted, status=Rfq.Status.QUOTED).update(
                 status=Rfq.Status.EXPIRED, reason=QUOTE_EXPIRED_REASON, updated_at=now)
         expired = quoted + (_expire_reviews(now, limit) if reviews else [])
-        _publish_all(expired, outbox.add if outbox is not None else publish_many)
+        _publish_all(expired, send)
     return len(expired)
 
 
