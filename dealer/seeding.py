@@ -107,6 +107,9 @@ def _reference(seed: int) -> None:
         Switch.objects.get_or_create(name=name, scope="desk")
 
 
+AUDITED_APPS = ("crm", "desk", "hedging", "market", "reports")
+
+
 def _people() -> dict[str, User]:
     groups = {r: Group.objects.get_or_create(name=r)[0] for r in ROLES}
     users: dict[str, User] = {}
@@ -126,6 +129,11 @@ def _people() -> dict[str, User]:
     if not mgmt.is_staff:
         mgmt.is_staff = True
         mgmt.save(update_fields=["is_staff"])
+    # Management reads every record and its history in the admin (an audit), and changes nothing there.
+    from django.contrib.auth.models import Permission
+
+    groups[MANAGEMENT].permissions.add(*Permission.objects.filter(
+        codename__startswith="view_", content_type__app_label__in=AUDITED_APPS))
     return users
 
 
@@ -241,16 +249,25 @@ def _history(seed: int, n_trades: int, clients: list[Client], rng: np.random.Gen
     iid = inst_id[inst]
     reasons = np.where(status == "expired", "the quote's time-to-live ran out",
                        np.where(status == "rejected", "rejected by the client", ""))
+    # SQLite checks a deferred foreign key from the parent's side too: each quote inserted while RFQs
+    # point at quotes not yet there scans desk_rfq (its quote_id has no index), quadratic in the
+    # history (14 minutes for the demo book). There the RFQs get their quote in one UPDATE after.
+    link_now = connection.vendor == "postgresql"
     bulk_insert(Rfq, ["id", "client_id", "client_rfq_id", "instrument_id", "side", "quantity", "status", "reason",
                       "channel", "tier", "received_at", "priced_at", "quote_id", "updated_at"],
                 ((int(rfq_ids[k]), int(cid[k]), f"H{rfq_ids[k]}", int(iid[k]), sides[k], qty_txt[k], status[k],
-                  reasons[k], "history", int(tier[k]), t_txt[k], t_quote[k], int(quote_ids[k]), t_quote[k])
+                  reasons[k], "history", int(tier[k]), t_txt[k], t_quote[k],
+                  int(quote_ids[k]) if link_now else None, t_quote[k])
                  for k in range(n_rfq)))
     q_status = np.where(won, "accepted", np.where(status == "expired", "expired", "rejected"))
     bulk_insert(Quote, ["id", "rfq_id", "status", "source", "price", "quantity", "mid", "mid_se", "valid_until",
                         "components", "half_spread_bp", "created_at"],
                 ((int(quote_ids[k]), int(rfq_ids[k]), q_status[k], "auto", price_txt[k], qty_txt[k], mid_txt[k],
                   0.0, t_valid[k], "{}", float(half_bp[k]), t_quote[k]) for k in range(n_rfq)))
+    if not link_now:
+        with connection.cursor() as cursor:
+            cursor.execute(f"UPDATE {Rfq._meta.db_table} SET quote_id = id + %s WHERE id BETWEEN %s AND %s",
+                           [quote_id0 - rfq_id0, rfq_id0, rfq_id0 + n_rfq - 1])
     w = np.flatnonzero(won)
     n_tr = len(w)
     trade_ids = trade_id0 + np.arange(n_tr)
@@ -311,5 +328,9 @@ def seed_demo(*, seed: int = 7, n_clients: int = 300, n_trades: int = 20_000) ->
         from dealer.desk.context_versions import invalidate_all
 
         invalidate_all()  # bulk inserts send no signals: the pricer must read the new book
+    if history_written:  # relationship managers open the CRM on scores, not on "no score run yet"
+        from crm.services import scores_recompute
+
+        scores_recompute()
     return SeedReport(clients=Client.objects.count(), trades=Trade.objects.count(), rfqs=Rfq.objects.count(),
                       seconds=time.perf_counter() - started, history_written=history_written)

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client as HttpClient
 
 LANDING = {"rm1": "/crm/", "trader1": "/desk/", "senior1": "/desk/", "mgmt1": "/reports/", "CLT0001": "/api/docs/"}
-PAGES = {"/crm/": {"rm1", "mgmt1"}, "/desk/": {"trader1", "senior1", "mgmt1"}, "/desk/book/": {"trader1", "senior1", "mgmt1"},
+PAGES = {"/crm/": {"rm1", "mgmt1", "trader1", "senior1"}, "/desk/": {"trader1", "senior1", "mgmt1"}, "/desk/book/": {"trader1", "senior1", "mgmt1"},
          "/reports/": {"rm1", "trader1", "senior1", "mgmt1"}}
 
 
@@ -39,3 +39,18 @@ def test_login_page_renders(book) -> None:
     r = HttpClient().get("/accounts/login/")
     assert r.status_code == 200
     assert b'name="username"' in r.content
+
+
+def test_management_reads_the_records_in_the_admin_and_changes_none(book) -> None:
+    from crm.models import Client
+
+    mgmt = _login("mgmt1")
+    index = mgmt.get("/admin/").content.decode()
+    assert "/admin/desk/rfq/" in index and "/admin/crm/client/" in index
+    client = Client.objects.get(code="CLT0001")
+    assert mgmt.get(f"/admin/crm/client/{client.pk}/change/").status_code == 200
+    r = mgmt.post(f"/admin/crm/client/{client.pk}/change/", {"name": "Renamed"})
+    assert r.status_code == 403
+    assert Client.objects.get(pk=client.pk).name == client.name
+    assert mgmt.get("/admin/crm/client/add/").status_code == 403
+    assert _login("rm1").get("/admin/").status_code == 302  # not staff: sent to the admin's login

@@ -43,3 +43,15 @@ def test_demo_book_follows_the_contract(db) -> None:
         rfqs = Rfq.objects.filter(tier=tier).count()
         hit[tier] = Trade.objects.filter(tier=tier).count() / max(rfqs, 1)
     assert hit[1] > hit[3] > 0.05
+
+
+def test_the_history_links_each_rfq_to_its_own_quote_and_the_book_opens_scored(db) -> None:
+    call_command("seed_demo", "--clients", "30", "--trades", "300", "--seed", "5")
+    rfqs = Rfq.objects.filter(channel="history")
+    assert rfqs.count() == Quote.objects.count() > 300
+    assert not rfqs.filter(quote__isnull=True).exists()
+    assert all(q_rfq == rfq_id for rfq_id, q_rfq in rfqs.values_list("id", "quote__rfq_id"))
+    traded = Client.objects.filter(trades__isnull=False).distinct()
+    assert traded.exists()
+    assert not traded.filter(score=0).exists()
+    assert Client.objects.exclude(suggested_tier=None).count() == Client.objects.count()
