@@ -12,12 +12,21 @@ class DeskError(Exception):
         self.message = message
         self.field = field
         self.code = code
+        self.fields: dict[str, list[str]] = {field: [message]} if field else {}
         if status is not None:
             self.status = status
 
+    @classmethod
+    def of_fields(cls, errors: dict[str, list[str]]) -> "DeskError":
+        """One error naming every refused field (the contract's `{"errors": {field: [...]}}`)."""
+        field, messages = next(iter(errors.items()))
+        exc = cls(messages[0], field=field)
+        exc.fields = {f: list(m) for f, m in errors.items()}
+        return exc
+
     def as_body(self) -> dict[str, object]:
-        if self.field:
-            return {"errors": {self.field: [self.message]}}
+        if self.fields:
+            return {"errors": self.fields}
         return {"detail": self.message}
 
 

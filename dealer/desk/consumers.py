@@ -7,6 +7,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from dealer.desk.events import client_group
@@ -44,7 +45,14 @@ class TokenAuthMiddleware:
 def _client_for(user: Any) -> Any:
     from crm.models import Client
 
-    return Client.objects.select_related("tier").filter(user=user).first()
+    return Client.objects.select_related("tier").filter(user=user, active=True).first()
+
+
+@database_sync_to_async
+def _still_active(client_id: int) -> bool:
+    from crm.models import Client
+
+    return Client.objects.filter(pk=client_id, active=True).exists()
 
 
 class PushConsumer(AsyncWebsocketConsumer):
@@ -82,6 +90,11 @@ class ClientConsumer(PushConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if len(text_data or bytes_data or "") > settings.API_MAX_BODY_BYTES:
+            await self.send(text_data=json.dumps({
+                "type": "error", "status": 413,
+                "detail": f"The message is over {settings.API_MAX_BODY_BYTES // 1024} KB: nothing was done."}))
+            return
         try:
             message = json.loads(text_data or "")
         except (TypeError, ValueError):
@@ -91,6 +104,11 @@ class ClientConsumer(PushConsumer):
             await self._error("The message must be a JSON object with a type.")
             return
         kind = message.get("type")
+        if kind in ("rfq.submit", "quote.accept") and not await _still_active(self.client.id):
+            await self.send(text_data=json.dumps({"type": "error", "status": 403,
+                                                  "detail": "This client is no longer active."}))
+            await self.close(code=4403)
+            return
         try:
             if kind == "rfq.submit":
                 body = {k: v for k, v in message.items() if k != "type"}
@@ -98,7 +116,9 @@ class ClientConsumer(PushConsumer):
                 if result is not None:
                     await self.send(text_data=json.dumps(result))
             elif kind == "quote.accept":
-                await self._accept(message)
+                result = await self._accept(message)
+                if result is not None:
+                    await self.send(text_data=json.dumps(result))
             else:
                 await self._error(f"Unknown message type {kind!r}: use rfq.submit or quote.accept.")
         except DeskError as exc:
@@ -120,8 +140,10 @@ class ClientConsumer(PushConsumer):
         return {"type": "rfq.received", "rfq": selectors.rfq_payload(rfq), "repeat": True}
 
     @database_sync_to_async
-    def _accept(self, message: dict[str, Any]) -> None:
-        from dealer.desk import services
+    def _accept(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        """None once booked (the `trade` event comes through the client's group, in order); a repeat
+        is answered here with the same trade, as REST answers it with a 200."""
+        from dealer.desk import selectors, services
 
         extra = sorted(set(message) - {"type", "rfq_id", "quote_id"})
         if extra:
@@ -130,7 +152,11 @@ class ClientConsumer(PushConsumer):
             rfq_id = int(message.get("rfq_id"))  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise DeskError("Must be the RFQ's id.", field="rfq_id") from None
-        services.quote_accept(client=self.client, rfq_id=rfq_id, quote_id=message.get("quote_id"))
+        trade, created = services.quote_accept(client=self.client, rfq_id=rfq_id, quote_id=message.get("quote_id"))
+        if created:
+            return None
+        return {"type": "trade", "rfq": selectors.rfq_payload(selectors.rfqs_with_related().get(pk=trade.rfq_id)),
+                "repeat": True}
 
 
 class DeskConsumer(PushConsumer):

@@ -209,7 +209,7 @@ class RfqIntakeFastPath:
         if result is None:
             await self.app(scope, _replay(body, receive), send)
             return
-        out = json.dumps(result).encode()
+        out = json.dumps(result, separators=(",", ":")).encode()  # as DRF renders the other answers
         await send({"type": "http.response.start", "status": 202,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]})
         await send({"type": "http.response.body", "body": out})

@@ -184,7 +184,7 @@ def _decline_unparameterized(rfqs: list[Rfq], missing: set[tuple[int, str]], *, 
 
 
 def _components(result: Any, k: int) -> dict[str, float]:
-    return {name: round(float(result.components[name][k]), 6) for name in COMPONENTS}
+    return {name: round(float(result.components[name][k]), 6) + 0.0 for name in COMPONENTS}  # + 0.0: no "-0.0"
 
 
 def _quote_for(rfq: Rfq, k: int, result: Any, recs: dict[str, np.ndarray], tier: Any, agreement_id: int | None,

@@ -30,7 +30,7 @@ from dealer.runflag import RunFlag
 
 MAX_QUANTITY = Decimal("1e10")
 RFQ_FIELDS = ("client_rfq_id", "isin", "side", "quantity")
-_DECIMAL_RE = re.compile(r"^\d+(\.\d{1,2})?$")
+_DECIMAL_RE = re.compile(r"[0-9]+(\.[0-9]{1,2})?")  # fullmatch: no sign, exponent, space or newline
 MARKOUT_HORIZONS = (60, 300, 1800, 86400)
 STUCK_AFTER_SECONDS = 5.0
 
@@ -54,39 +54,48 @@ class RfqInput:
 
 
 def parse_rfq_input(data: Any) -> RfqInput:
-    """Validate an RFQ request body (REST or websocket); raises DeskError naming the field."""
+    """Validate an RFQ request body (REST or websocket); raises one DeskError naming every refused field."""
     if not isinstance(data, dict):
         raise DeskError("The body must be a JSON object.")
-    unknown = sorted(set(data) - set(RFQ_FIELDS))
-    if unknown:
-        raise DeskError(f"Unknown field; allowed fields are {', '.join(RFQ_FIELDS)}.", field=unknown[0])
+    errors: dict[str, list[str]] = {}
+    for name in sorted(set(data) - set(RFQ_FIELDS)):
+        errors[name] = [f"Unknown field; allowed fields are {', '.join(RFQ_FIELDS)}."]
     for name in RFQ_FIELDS:
         if data.get(name) in (None, ""):
-            raise DeskError("This field is required.", field=name)
-    rid = data["client_rfq_id"]
-    if not isinstance(rid, str) or len(rid) > 64 or not rid.strip():
-        raise DeskError("Must be a non-empty string of at most 64 characters.", field="client_rfq_id")
-    isin = data["isin"]
-    if not isinstance(isin, str) or len(isin) != 12:
-        raise DeskError("Must be a 12-character ISIN.", field="isin")
-    side = data["side"]
-    if side not in ("buy", "sell"):
-        raise DeskError('Must be "buy" or "sell" (the client\'s side).', field="side")
-    raw = data["quantity"]
+            errors[name] = ["This field is required."]
+    rid = data.get("client_rfq_id")
+    if "client_rfq_id" not in errors and (not isinstance(rid, str) or len(rid) > 64 or not rid.strip()):
+        errors["client_rfq_id"] = ["Must be a non-empty string of at most 64 characters."]
+    isin = data.get("isin")
+    if "isin" not in errors and (not isinstance(isin, str) or len(isin) != 12):
+        errors["isin"] = ["Must be a 12-character ISIN."]
+    side = data.get("side")
+    if "side" not in errors and side not in ("buy", "sell"):
+        errors["side"] = ['Must be "buy" or "sell" (the client\'s side).']
+    quantity = None
+    if "quantity" not in errors:
+        try:
+            quantity = _rfq_quantity(data["quantity"])
+        except DeskError as exc:
+            errors["quantity"] = [exc.message]
+    if errors:
+        raise DeskError.of_fields(errors)
+    assert quantity is not None
+    return RfqInput(client_rfq_id=rid, isin=isin, side=side, quantity=quantity)
+
+
+def _rfq_quantity(raw: Any) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
         raise DeskError("Must be a decimal string such as \"1000000.00\".", field="quantity")
     text = str(raw) if not isinstance(raw, float) else repr(raw)
-    if not _DECIMAL_RE.match(text):
+    if not _DECIMAL_RE.fullmatch(text):
         raise DeskError("Must be a positive decimal number with at most 2 decimals.", field="quantity")
-    try:
-        quantity = Decimal(text)
-    except InvalidOperation:
-        raise DeskError("Not a decimal number.", field="quantity") from None
+    quantity = Decimal(text)
     if quantity <= 0:
         raise DeskError("Must be greater than 0.", field="quantity")
     if quantity > MAX_QUANTITY:
         raise DeskError("Must be at most 10000000000 (1e10) face.", field="quantity")
-    return RfqInput(client_rfq_id=rid, isin=isin, side=side, quantity=quantity.quantize(Decimal("0.01")))
+    return quantity.quantize(Decimal("0.01"))
 
 
 pricing_flag = RunFlag("desk:price_rfqs")
@@ -210,6 +219,9 @@ def _check_accept_allowed(rfq: Rfq, quote: Quote, now: datetime) -> None:
     if rfq.quote_id != quote.id and quote.status != Quote.Status.ACCEPTED:
         if quote.status in (Quote.Status.ACTIVE, Quote.Status.REPLACED):
             raise Conflict(f"Quote {quote.id} was replaced by a newer quote.")
+        if quote.status == Quote.Status.RECOMMENDED:
+            now_live = f"; the RFQ's live quote is {rfq.quote_id}" if rfq.quote_id and rfq.status == Rfq.Status.QUOTED else ""
+            raise Conflict(f"Quote {quote.id} was never sent to you{now_live}.")
     if quote.status == Quote.Status.EXPIRED or (
         quote.status == Quote.Status.ACTIVE and quote.valid_until is not None and quote.valid_until <= now
     ):
@@ -291,6 +303,9 @@ def rfq_reject(*, client: Client, rfq_id: int) -> Rfq:
             return rfqs_with_related().get(pk=rfq.pk)
         if rfq.status != Rfq.Status.QUOTED:
             raise Conflict(f"RFQ {rfq.id} is {rfq.status}: there is no live quote to reject.")
+        live = Quote.objects.filter(pk=rfq.quote_id).values_list("valid_until", flat=True).first()
+        if live is not None and live <= timezone.now():  # as an accept would be refused: the sweep expires it
+            raise Conflict(f"Quote {rfq.quote_id} expired at {live.isoformat()}: there is no live quote to reject.")
         Quote.objects.filter(rfq=rfq, status=Quote.Status.ACTIVE).update(status=Quote.Status.REJECTED)
         _move(rfq, Rfq.Status.REJECTED)
         rfq.reason = "rejected by the client"
@@ -391,7 +406,10 @@ def review_decide(*, user: Any, rfq_id: int, action: str, price: Any = None, qua
             qty = rfq.quantity
             if quantity not in (None, ""):
                 try:
-                    qty = Decimal(str(quantity)).quantize(Decimal("0.01"))
+                    qty = Decimal(str(quantity))
+                    if not qty.is_finite():
+                        raise ValueError(quantity)
+                    qty = qty.quantize(Decimal("0.01"))
                 except (InvalidOperation, ValueError):
                     raise DeskError("Must be a decimal face amount.", field="quantity") from None
                 if qty <= 0 or qty > rfq.quantity:

@@ -44,6 +44,9 @@ def test_a_repeat_returns_the_first_rfq_and_a_changed_repeat_is_409(book, clt) -
     ({"quantity": "1.234"}, "quantity"),
     ({"quantity": "abc"}, "quantity"),
     ({"quantity": "1e6"}, "quantity"),
+    ({"quantity": "1000\n"}, "quantity"),
+    ({"quantity": " 1000"}, "quantity"),
+    ({"quantity": "\u0661\u0660\u0660"}, "quantity"),  # Arabic-Indic digits: Decimal() reads them, we don't
     ({"quantity": True}, "quantity"),
     ({"side": "hold"}, "side"),
     ({"client_rfq_id": "x" * 65}, "client_rfq_id"),
@@ -63,6 +66,15 @@ def test_a_missing_field_is_named(book, clt) -> None:
     del body["side"]
     r = clt.post("/api/rfqs/", body, format="json")
     assert r.status_code == 400 and r.json()["errors"]["side"]
+
+
+def test_every_refused_field_is_named_at_once(book, clt) -> None:
+    r = clt.post("/api/rfqs/", {"isin": "short", "side": "hold", "quantity": "-1", "price": "100"}, format="json")
+    assert r.status_code == 400
+    errors = r.json()["errors"]
+    assert set(errors) == {"client_rfq_id", "isin", "side", "quantity", "price"}
+    assert errors["client_rfq_id"] == ["This field is required."]
+    assert not Rfq.objects.exists()
 
 
 def test_a_hedge_instrument_is_not_open_for_rfqs(book, clt) -> None:

@@ -63,6 +63,7 @@ def test_the_desk_sees_every_component_of_an_auto_quote(book, clients) -> None:
     total_bp = sum(comps.values())
     assert float(price) == pytest.approx(float(mid) * (1 - total_bp / 1e4), abs=2e-6)
     assert comps["signal"] == 0.0  # no short-term signal for Tier 3
+    assert all(str(v) != "-0.0" for v in comps.values())  # a zero shows as 0.0, never as "-0.0"
 
 
 def test_over_the_automatic_size_tier2_goes_to_review(book, clients) -> None:
@@ -126,6 +127,35 @@ def test_send_quotes_the_recommendation_exactly_and_a_wide_departure_needs_a_rea
     r = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "send"}, format="json")
     assert r.status_code == 200
     assert Decimal(wait_status(api, rid, "quoted")["quote"]["price"]) == rec
+
+
+def test_a_decision_with_a_quantity_that_is_not_a_number_is_a_400_and_decides_nothing(book, clients) -> None:
+    api = clients["CLT0001"]
+    rid = _send(api, book.isin(), quantity="5000000")
+    wait_status(api, rid, "pending_review")
+    senior = api_for_user(book.user("senior1"))
+    rec = Decimal(senior.get(f"/api/desk/rfqs/{rid}/").json()["recommendation"]["price"])
+    for bad in ("NaN", "sNaN", "Infinity", "-Infinity", "abc"):
+        r = senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "send", "price": str(rec), "quantity": bad},
+                        format="json")
+        assert r.status_code == 400 and "quantity" in r.json()["errors"], (bad, r.content)
+    assert not Decision.objects.filter(rfq_id=rid).exists()
+    assert Rfq.objects.get(id=rid).status == "pending_review"
+
+
+def test_the_recommendation_is_no_quote_a_client_can_accept(book, clients) -> None:
+    api = clients["CLT0001"]
+    rid = _send(api, book.isin(), quantity="5000000")
+    wait_status(api, rid, "pending_review")
+    senior = api_for_user(book.user("senior1"))
+    rec_id = senior.get(f"/api/desk/rfqs/{rid}/").json()["recommendation"]["quote_id"]
+    early = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": rec_id}, format="json")
+    assert early.status_code == 409 and f"Quote {rec_id} was never sent to you" in early.json()["detail"]
+    assert senior.post(f"/api/desk/rfqs/{rid}/decision/", {"action": "send"}, format="json").status_code == 200
+    live = wait_status(api, rid, "quoted")["quote"]["id"]
+    r = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": rec_id}, format="json")
+    assert r.status_code == 409 and f"the RFQ's live quote is {live}" in r.json()["detail"]
+    assert not Trade.objects.exists()
 
 
 def test_decline_tells_the_client(book, clients) -> None:
@@ -241,6 +271,19 @@ def test_reject_frees_the_quote(book, clients) -> None:
     late = api.post(f"/api/rfqs/{rid}/accept/", {"quote_id": quote["id"]}, format="json")
     assert late.status_code == 409
     assert Client.objects.get(code="CLT0007").credit_used == 0
+
+
+def test_a_reject_after_the_time_to_live_is_refused_as_an_accept_is(book, clients) -> None:
+    api = clients["CLT0007"]
+    rid = _send(api, book.isin())
+    quote = wait_status(api, rid, "quoted")["quote"]
+    Quote.objects.filter(id=quote["id"]).update(valid_until=timezone.now() - timedelta(milliseconds=50))
+    r = api.post(f"/api/rfqs/{rid}/reject/")
+    assert r.status_code == 409 and "expired" in r.json()["detail"]
+    assert Rfq.objects.get(id=rid).status == "quoted"
+    services.expire_due()
+    body = api.get(f"/api/rfqs/{rid}/").json()
+    assert body["status"] == "expired" and "time-to-live" in body["reason"]
 
 
 def test_a_quote_of_another_rfq_is_refused(book, clients) -> None:

@@ -48,6 +48,56 @@ def test_client_socket_submits_gets_the_quote_and_books(book, live) -> None:
     assert Trade.objects.count() == 1
 
 
+def test_a_repeated_accept_on_the_socket_is_answered_with_the_same_trade(book, live) -> None:
+    """A client that retries after a timeout hears back, as REST answers a repeat with a 200."""
+    token = book.token("CLT0007")
+    isin = book.isin()
+
+    async def run() -> tuple[dict[str, Any], dict[str, Any]]:
+        async with websockets.connect(f"{live.ws_url}/ws/client/?token={token}") as ws:
+            await ws.send(json.dumps({"type": "rfq.submit", **rfq_body(isin, "ws-repeat")}))
+            quote = await _recv_type(ws, "quote")
+            accept = {"type": "quote.accept", "rfq_id": quote["rfq"]["id"], "quote_id": quote["rfq"]["quote"]["id"]}
+            await ws.send(json.dumps(accept))
+            first = await _recv_type(ws, "trade")
+            await ws.send(json.dumps(accept))
+            return first, await _recv(ws)
+
+    first, again = asyncio.run(run())
+    assert again["type"] == "trade" and again["repeat"] is True
+    assert again["rfq"]["trade_id"] == first["rfq"]["trade_id"] == Trade.objects.get().id
+    assert again["rfq"]["status"] == "booked"
+
+
+def test_an_inactive_client_is_refused_at_the_handshake_and_cut_off_when_deactivated(book, live) -> None:
+    from crm.models import Client
+
+    token = book.token("CLT0007")
+    isin = book.isin()
+    Client.objects.filter(code="CLT0007").update(active=False)
+
+    async def refused() -> None:
+        with pytest.raises(websockets.exceptions.InvalidStatus):
+            async with websockets.connect(f"{live.ws_url}/ws/client/?token={token}") as ws:
+                await ws.recv()
+
+    asyncio.run(refused())
+    Client.objects.filter(code="CLT0007").update(active=True)
+
+    async def cut_off() -> dict[str, Any]:
+        async with websockets.connect(f"{live.ws_url}/ws/client/?token={token}") as ws:
+            await sync_to_async(Client.objects.filter(code="CLT0007").update)(active=False)
+            await ws.send(json.dumps({"type": "rfq.submit", **rfq_body(isin, "after")}))
+            err = await _recv(ws)
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                await _recv(ws)
+            return err
+
+    err = asyncio.run(cut_off())
+    assert err["type"] == "error" and err["status"] == 403 and "no longer active" in err["detail"]
+    assert not Rfq.objects.exists()
+
+
 def test_client_socket_refuses_bad_messages_and_stays_open(book, live) -> None:
     token = book.token("CLT0007")
     isin = book.isin()
@@ -66,6 +116,12 @@ def test_client_socket_refuses_bad_messages_and_stays_open(book, live) -> None:
             assert "isin" in (await _recv(ws))["detail"]
             await ws.send(json.dumps({"type": "quote.accept", "rfq_id": 999999, "quote_id": 1}))
             assert (await _recv(ws))["type"] == "error"
+            await ws.send(json.dumps({"type": "rfq.submit", **rfq_body(isin, "big"), "pad": "x" * 70_000}))
+            big = await _recv(ws)
+            assert big["type"] == "error" and big["status"] == 413 and "64 KB" in big["detail"]
+            await ws.send(json.dumps({"type": "rfq.submit", "isin": "short", "side": "hold"}))
+            several = await _recv(ws)
+            assert set(several["errors"]) == {"client_rfq_id", "quantity", "isin", "side"}
             # Still open and working.
             await ws.send(json.dumps({"type": "rfq.submit", **rfq_body(isin, "good")}))
             assert (await _recv(ws))["type"] == "rfq.received"
