@@ -44,9 +44,9 @@ def _run_payload(run: ScoreRun | None) -> dict[str, Any] | None:
 
 @login_required
 def workspace(request: HttpRequest) -> HttpResponse:
-    # The list is the RM's and management's workspace; the desk reads clients through their pages and the API.
-    if not has_role(request.user, RM, MANAGEMENT):
-        raise PermissionDenied("The client workspace is for relationship managers and management.")
+    # The RM's and management's workspace; the desk reads it (every client, nothing to change) to look
+    # a client up, as it reads their pages and GET /api/clients/.
+    _require_reader(request)
     p = request.GET
     sort = p.get("sort") or "code"
     desc = p.get("dir") == "desc"
@@ -65,6 +65,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
         "run": _run_payload(ScoreRun.objects.first()),
         "can_recompute": has_role(request.user, RM, MANAGEMENT),
         "is_mgmt": has_role(request.user, MANAGEMENT),
+        "all_clients": has_role(request.user, MANAGEMENT, TRADER, SENIOR_TRADER),
         "pending_requests": pending,
         "import_errors": None,
     }

@@ -101,3 +101,11 @@ def test_the_settings_page_previews_then_saves(book) -> None:
     assert r.status_code == 200 and 'id="preview-count"' in r.content.decode()
     r = web.post("/crm/settings/", {**data, "tier1_threshold": "75", "action": "save"})
     assert r.status_code == 302
+
+
+def test_the_desk_reads_the_client_list_and_changes_nothing_from_it(book) -> None:
+    page = _web(book, "trader1").get("/crm/").content.decode()
+    assert 'data-client="CLT0001"' in page and 'data-client="CLT0007"' in page
+    assert "All clients" in page
+    assert 'id="recompute"' not in page and "Import clients" not in page
+    assert _web(book, "trader1").post("/crm/scores/recompute/").status_code == 403
