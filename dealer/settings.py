@@ -274,7 +274,14 @@ if HTTPS:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_errors_one_line": {"()": "dealer.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"celery": {"level": "WARNING"}, "django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "celery": {"level": "WARNING"},
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["client_errors_one_line"]},
+        # The in-memory broker has no host: kombu says so at every start ("No hostname was supplied").
+        **({} if REDIS_URL else {"kombu.connection": {"level": "ERROR"}}),
+    },
 }

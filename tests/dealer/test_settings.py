@@ -56,3 +56,26 @@ def test_check_deploy_is_clean_with_production_settings() -> None:
                          env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr + out.stdout
     assert "no issues" in out.stdout
+
+
+def test_a_refused_page_is_logged_in_one_line_and_a_server_error_keeps_its_traceback(book, caplog) -> None:
+    import logging
+
+    from django.test import Client as HttpClient
+
+    from dealer.log_filters import ClientErrorsWithoutTraceback
+
+    http = HttpClient()
+    assert http.login(username="rm1", password="demo")
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert http.get("/desk/book/").status_code == 403
+    refused = [r for r in caplog.records if r.name == "django.request"]
+    assert refused and all(r.exc_info is None for r in refused)
+    assert "Traceback" not in caplog.text and "/desk/book/" in caplog.text
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        crash = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error", None,
+                                  sys.exc_info())
+    crash.status_code = 500
+    assert ClientErrorsWithoutTraceback().filter(crash) and crash.exc_info is not None
