@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm import selectors, services
+from dealer.api_schema import error_responses
 from dealer.errors import DeskError
 from dealer.roles import IsPerson
 
@@ -22,16 +23,18 @@ class ComponentsOut(serializers.Serializer):
 
 
 class AgreementOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(read_only=True)
     scope = serializers.ChoiceField(choices=["all", "instrument", "issuer", "sector", "side"])
-    value = serializers.CharField(allow_null=True)
+    value = serializers.CharField(allow_null=True, help_text="Null for all; the ISIN, issuer, sector or side.")
     spread_adjustment_bp = serializers.FloatField()
-    start = serializers.DateField()
-    end = serializers.DateField()
+    max_size = serializers.DecimalField(max_digits=18, decimal_places=2, allow_null=True, read_only=True,
+                                        help_text="Face; null for the tier's own limit.")
+    start = serializers.DateField(help_text="Inclusive.")
+    end = serializers.DateField(help_text="Inclusive.")
 
 
 class InterestOut(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(read_only=True)
     scope = serializers.ChoiceField(choices=["instrument", "issuer", "sector"])
     value = serializers.CharField()
     side = serializers.ChoiceField(choices=["buy", "sell"])
@@ -44,7 +47,9 @@ class ClientOut(serializers.Serializer):
     suggested_tier = serializers.IntegerField(min_value=1, max_value=3)
     score = serializers.FloatField()
     components = ComponentsOut()
-    rm = serializers.CharField(allow_null=True)
+    rm = serializers.CharField(allow_null=True, help_text="The RM's username.")
+    credit_line = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="Face.")
+    credit_used = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="Face.")
     agreements = AgreementOut(many=True)
     interests = InterestOut(many=True)
 
@@ -61,8 +66,9 @@ def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
 
 class ClientList(APIView):
     permission_classes = [IsPerson]
+    pagination_class = LimitOffsetPagination  # the GET pages with it; drf-spectacular reads it too
 
-    @extend_schema(operation_id="clients_list", responses={200: ClientOut(many=True)},
+    @extend_schema(operation_id="clients_list", responses={200: ClientOut(many=True), **error_responses(400, 401, 403)},
                    parameters=[OpenApiParameter("tier", int), OpenApiParameter("q", str)])
     def get(self, request: Request) -> Response:
         qs = selectors.search_filter(selectors.clients_for_user(request.user), request.query_params.get("q"))
@@ -72,7 +78,7 @@ class ClientList(APIView):
                 raise DeskError("Must be 1, 2 or 3.", field="tier")
             qs = qs.filter(tier__number=int(tier))
         qs = qs.prefetch_related("agreements", "interests", "scores")
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response([selectors.client_payload(c) for c in page or []])
 
@@ -80,7 +86,7 @@ class ClientList(APIView):
 class ClientDetail(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(responses={200: ClientOut})
+    @extend_schema(responses={200: ClientOut, **error_responses(401, 403, 404)})
     def get(self, request: Request, code: str) -> Response:
         return Response(selectors.client_payload(selectors.client_get_for_user(user=request.user, code=code)))
 
@@ -88,7 +94,7 @@ class ClientDetail(APIView):
 class AgreementCreate(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(request=AgreementOut, responses={201: AgreementOut})
+    @extend_schema(request=AgreementOut, responses={201: AgreementOut, **error_responses(400, 401, 403, 404, 413, 415)})
     def post(self, request: Request, code: str) -> Response:
         client = selectors.client_get_for_user(user=request.user, code=code)
         body = _body(request, {"scope", "value", "spread_adjustment_bp", "start", "end"})
@@ -103,7 +109,7 @@ class AgreementCreate(APIView):
 class InterestCreate(APIView):
     permission_classes = [IsPerson]
 
-    @extend_schema(request=InterestOut, responses={201: InterestOut})
+    @extend_schema(request=InterestOut, responses={201: InterestOut, **error_responses(400, 401, 403, 404, 413, 415)})
     def post(self, request: Request, code: str) -> Response:
         client = selectors.client_get_for_user(user=request.user, code=code)
         body = _body(request, {"scope", "value", "side"})

@@ -14,18 +14,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm.models import Client
+from dealer.api_schema import error_responses, single_page, whole_page
 from dealer.desk import selectors, services
 from dealer.errors import DeskError, Forbidden
 from dealer.roles import (
     IsDeskOrManagement, IsPerson, IsSeniorTrader, MANAGEMENT, SENIOR_TRADER, TRADER,
     role_permission,
 )
-
-ERRORS = OpenApiResponse(
-    response=inline_serializer("Errors", {"errors": serializers.DictField(child=serializers.ListField(child=serializers.CharField()))}),
-    description='`{"errors": {"field": ["message"]}}` naming each refused field, or `{"detail": "message"}`.',
-)
-
 
 class QuoteOut(serializers.Serializer):
     id = serializers.IntegerField()
@@ -72,21 +67,52 @@ class InterestedClientOut(serializers.Serializer):
 
 class PositionOut(serializers.Serializer):
     isin = serializers.CharField()
+    description = serializers.CharField()
     asset_class = serializers.CharField()
     quantity = serializers.DecimalField(max_digits=18, decimal_places=2, help_text="The desk's signed face, long positive.")
     avg_price = serializers.DecimalField(max_digits=14, decimal_places=6)
     realized_pnl = serializers.DecimalField(max_digits=20, decimal_places=2)
     unrealized_pnl = serializers.DecimalField(max_digits=20, decimal_places=2)
+    mid = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True, help_text="The current composite mid, if any.")
     interested_clients = InterestedClientOut(many=True, help_text="Clients whose interests would take the position off the desk's hands.")
 
 
+COMPONENTS_HELP = ("bp of price per component (base, liquidity, volatility, impact, hedge, funding, uncertainty, "
+                   "stress, skew, axe, signal, agreement; trader for a trader's price), added to the dealer's side "
+                   "of the mid: positive widens the quote for the client.")
+
+
+class DeskQuoteOut(QuoteOut):
+    components = serializers.DictField(child=serializers.FloatField(), help_text=COMPONENTS_HELP)
+    mid = serializers.DecimalField(max_digits=14, decimal_places=6)
+    source = serializers.ChoiceField(choices=["auto", "recommendation", "trader"])
+
+
+class RecommendationOut(serializers.Serializer):
+    quote_id = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=14, decimal_places=6, help_text="What `send` quotes, exactly.")
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    ci_low = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    ci_high = serializers.DecimalField(max_digits=14, decimal_places=6, allow_null=True)
+    impact_bp = serializers.FloatField(allow_null=True)
+    win_probability = serializers.FloatField(allow_null=True)
+    expected_pnl = serializers.FloatField(allow_null=True)
+    mid = serializers.DecimalField(max_digits=14, decimal_places=6)
+    components = serializers.DictField(child=serializers.FloatField(), help_text=COMPONENTS_HELP)
+    half_spread_bp = serializers.FloatField()
+
+
 class DeskRfqOut(RfqOut):
+    quote = DeskQuoteOut(allow_null=True)
     client = serializers.CharField()
+    client_name = serializers.CharField()
     tier = serializers.IntegerField()
     asset_class = serializers.CharField()
+    description = serializers.CharField()
     review_deadline = serializers.DateTimeField(allow_null=True)
     claimed_by = serializers.CharField(allow_null=True)
-    recommendation = serializers.DictField(allow_null=True, help_text="price, ci_low, ci_high, impact_bp, win_probability, expected_pnl, components.")
+    channel = serializers.CharField(help_text="rest, websocket, fix or history.")
+    recommendation = RecommendationOut(allow_null=True, help_text="For Tier 1 RFQs (null until priced).")
 
 
 def client_of(request: Request) -> Client:
@@ -131,11 +157,13 @@ def parse_since(value: str | None) -> datetime | None:
 
 class RfqListCreate(APIView):
     permission_classes = [IsApiClientUser]
+    pagination_class = LimitOffsetPagination  # the GET pages with it; drf-spectacular reads it too
 
     @extend_schema(
         request=RfqIn,
         responses={202: inline_serializer("RfqAccepted", {"id": serializers.IntegerField(), "client_rfq_id": serializers.CharField(), "status": serializers.CharField()}),
-                   200: RfqOut, 400: ERRORS, 409: ERRORS, 413: ERRORS},
+                   200: RfqOut, **error_responses(400, 401, 403, 409, 413, 415, 503, descriptions={
+                       409: "This client_rfq_id was already used for an RFQ with other fields."})},
         description="Send an RFQ. 202 at once; the quote follows over the websocket or GET. The same client_rfq_id again returns the first RFQ (200), or 409 if its fields differ.",
     )
     def post(self, request: Request) -> Response:
@@ -148,7 +176,7 @@ class RfqListCreate(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("status", str), OpenApiParameter("since", str, description="Received at or after (ISO 8601).")],
-        responses={200: RfqOut(many=True)},
+        responses={200: RfqOut(many=True), **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Response:
         client = client_of(request)
@@ -156,7 +184,7 @@ class RfqListCreate(APIView):
         if status and status not in services.Rfq.Status.values:
             raise DeskError(f"Unknown status; one of {', '.join(services.Rfq.Status.values)}.", field="status")
         qs = selectors.rfqs_for_client(client_id=client.id, status=status, since=parse_since(request.query_params.get("since")))
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response([selectors.rfq_payload(r) for r in page or []])
 
@@ -164,10 +192,13 @@ class RfqListCreate(APIView):
 class RfqDetail(APIView):
     permission_classes = [IsApiClientUser]
 
-    @extend_schema(responses={200: RfqOut, 404: ERRORS})
+    @extend_schema(responses={200: RfqOut, **error_responses(401, 403, 404)})
     def get(self, request: Request, rfq_id: int) -> Response:
         client = client_of(request)
         return Response(selectors.rfq_payload(selectors.rfq_get_for_client(client_id=client.id, rfq_id=rfq_id)))
+
+
+TRADE_BOOKED = inline_serializer("TradeBooked", {"trade_id": serializers.IntegerField(), "price": serializers.DecimalField(max_digits=14, decimal_places=6), "quantity": serializers.DecimalField(max_digits=16, decimal_places=2)})
 
 
 class RfqAccept(APIView):
@@ -175,8 +206,10 @@ class RfqAccept(APIView):
 
     @extend_schema(
         request=inline_serializer("AcceptIn", {"quote_id": serializers.IntegerField()}),
-        responses={201: inline_serializer("TradeBooked", {"trade_id": serializers.IntegerField(), "price": serializers.DecimalField(max_digits=14, decimal_places=6), "quantity": serializers.DecimalField(max_digits=16, decimal_places=2)}),
-                   200: OpenApiResponse(description="The same trade again (a repeat or a concurrent twin)."), 409: ERRORS, 400: ERRORS},
+        responses={201: TRADE_BOOKED,
+                   200: OpenApiResponse(TRADE_BOOKED, description="The same trade again (a repeat or a concurrent twin)."),
+                   **error_responses(400, 401, 403, 404, 409, 413, 415, descriptions={
+                       409: "An expired, rejected or replaced quote, or one over the client's credit line."})},
     )
     def post(self, request: Request, rfq_id: int) -> Response:
         client = client_of(request)
@@ -196,7 +229,7 @@ class RfqAccept(APIView):
 class RfqReject(APIView):
     permission_classes = [IsApiClientUser]
 
-    @extend_schema(request=None, responses={200: RfqOut, 409: ERRORS})
+    @extend_schema(request=None, responses={200: RfqOut, **error_responses(401, 403, 404, 409, 413)})
     def post(self, request: Request, rfq_id: int) -> Response:
         client = client_of(request)
         return Response(selectors.rfq_payload(services.rfq_reject(client=client, rfq_id=rfq_id)))
@@ -205,7 +238,7 @@ class RfqReject(APIView):
 class DeskRfqDetail(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(operation_id="desk_rfq_retrieve", responses={200: DeskRfqOut, 404: ERRORS},
+    @extend_schema(operation_id="desk_rfq_retrieve", responses={200: DeskRfqOut, **error_responses(401, 403, 404)},
                    description="The RFQ with client, tier, quote components (bp) and, for reviewed RFQs, the recommendation.")
     def get(self, request: Request, rfq_id: int) -> Response:
         rfq = selectors.rfq_get_for_person(user=request.user, rfq_id=rfq_id)
@@ -215,8 +248,10 @@ class DeskRfqDetail(APIView):
 class DeskRfqList(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(operation_id="desk_rfq_list", responses={200: DeskRfqOut(many=True)},
-                   parameters=[OpenApiParameter(n, str) for n in ("status", "tier", "asset_class", "client")])
+    @extend_schema(operation_id="desk_rfq_list",
+                   responses={200: single_page(DeskRfqOut, "DeskRfqPage"), **error_responses(400, 401, 403)},
+                   parameters=[OpenApiParameter(n, str) for n in ("status", "tier", "asset_class", "client")],
+                   description="The latest 200 RFQs that match, newest first, in one page.")
     def get(self, request: Request) -> Response:
         q = request.query_params
         tier = q.get("tier")
@@ -224,7 +259,7 @@ class DeskRfqList(APIView):
             raise DeskError("Must be 1, 2 or 3.", field="tier")
         rows = selectors.desk_rfqs(status=q.get("status") or None, tier=int(tier) if tier else None,
                                    asset_class=q.get("asset_class") or None, client=q.get("client") or None)
-        return Response({"count": len(rows), "next": None, "previous": None, "results": selectors.desk_rows(rows)})
+        return Response(whole_page(selectors.desk_rows(rows)))
 
 
 class DecisionIn(serializers.Serializer):
@@ -237,7 +272,8 @@ class DecisionIn(serializers.Serializer):
 class DeskDecision(APIView):
     permission_classes = [IsSeniorTrader]
 
-    @extend_schema(request=DecisionIn, responses={200: OpenApiResponse(description="The RFQ after the decision."), 400: ERRORS, 409: ERRORS})
+    @extend_schema(request=DecisionIn, responses={200: OpenApiResponse(DeskRfqOut, description="The RFQ after the decision."),
+                                                  **error_responses(400, 401, 403, 404, 409, 413, 415)})
     def post(self, request: Request, rfq_id: int) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         extra = sorted(set(body) - {"action", "price", "quantity", "reason"})
@@ -253,7 +289,10 @@ class DeskDecision(APIView):
 class DeskClaim(APIView):
     permission_classes = [IsSeniorTrader]
 
-    @extend_schema(request=None, responses={200: OpenApiResponse(description="Claimed."), 409: ERRORS})
+    @extend_schema(request=None, responses={
+        200: OpenApiResponse(inline_serializer("Claimed", {"rfq_id": serializers.IntegerField(), "claimed_by": serializers.CharField()}),
+                             description="Claimed."),
+        **error_responses(401, 403, 404, 409, 413)})
     def post(self, request: Request, rfq_id: int) -> Response:
         rfq = services.review_claim(user=request.user, rfq_id=rfq_id)
         return Response({"rfq_id": rfq.id, "claimed_by": request.user.username})
@@ -261,13 +300,15 @@ class DeskClaim(APIView):
 
 class TradeList(APIView):
     permission_classes = [role_permission(TRADER, SENIOR_TRADER, MANAGEMENT, "relationship_manager")]
+    pagination_class = LimitOffsetPagination  # the GET pages with it; drf-spectacular reads it too
 
-    @extend_schema(responses={200: TradeOut(many=True)}, parameters=[OpenApiParameter(n, str) for n in ("client", "isin", "since")])
+    @extend_schema(responses={200: TradeOut(many=True), **error_responses(400, 401, 403)},
+                   parameters=[OpenApiParameter(n, str) for n in ("client", "isin", "since")])
     def get(self, request: Request) -> Response:
         q = request.query_params
         qs = selectors.trades_for_user(user=request.user, client=q.get("client") or None, isin=q.get("isin") or None,
                                        since=parse_since(q.get("since")))
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response([selectors.trade_payload(t) for t in page or []])
 
@@ -275,12 +316,14 @@ class TradeList(APIView):
 class PositionList(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(responses={200: PositionOut(many=True)}, parameters=[OpenApiParameter("isin", str)])
+    @extend_schema(responses={200: single_page(PositionOut, "PositionPage"), **error_responses(401, 403)},
+                   parameters=[OpenApiParameter("isin", str, description="That instrument's position, even if flat.")],
+                   description="The desk's open positions (or the one of `isin`), in one page.")
     def get(self, request: Request) -> Response:
         from dealer.desk.book import position_rows
 
         rows = position_rows(isin=request.query_params.get("isin") or None)
-        return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+        return Response(whole_page(rows))
 
 
 class SwitchIn(serializers.Serializer):
@@ -290,17 +333,28 @@ class SwitchIn(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True)
 
 
+class SwitchOut(serializers.Serializer):
+    name = serializers.ChoiceField(choices=["kill", "stress"])
+    scope = serializers.CharField(help_text='"desk" or an asset class code.')
+    on = serializers.BooleanField()
+    reason = serializers.CharField(allow_blank=True)
+    changed_by = serializers.CharField(allow_null=True, help_text="Username.")
+    changed_at = serializers.DateTimeField(allow_null=True)
+
+
 class SwitchView(APIView):
     def get_permissions(self) -> list[Any]:
         if self.request.method == "POST":
             return [role_permission(SENIOR_TRADER, MANAGEMENT)()]
         return [IsPerson()]
 
-    @extend_schema(responses={200: OpenApiResponse(description="Every switch with its state, who and when.")})
+    @extend_schema(responses={200: OpenApiResponse(single_page(SwitchOut, "SwitchList"), description="Every switch with its state, who and when."),
+                              **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
-        return Response({"results": [services.switch_payload(s) for s in selectors.switch_rows()]})
+        return Response(whole_page([services.switch_payload(s) for s in selectors.switch_rows()]))
 
-    @extend_schema(request=SwitchIn, responses={200: OpenApiResponse(description="The switch with who and when."), 400: ERRORS})
+    @extend_schema(request=SwitchIn, responses={200: OpenApiResponse(SwitchOut, description="The switch with who and when."),
+                                                **error_responses(400, 401, 403, 413, 415)})
     def post(self, request: Request) -> Response:
         body = request.data if isinstance(request.data, dict) else {}
         extra = sorted(set(body) - {"name", "scope", "on", "reason"})

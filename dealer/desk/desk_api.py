@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dealer.api_schema import error_responses, single_page, whole_page
 from dealer.desk import axes, cockpit, selectors
 from dealer.desk.models import Axe
 from dealer.errors import DeskError
@@ -38,19 +39,37 @@ class AxeIn(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True)
 
 
+class AxeOut(serializers.Serializer):
+    id = serializers.IntegerField()
+    isin = serializers.CharField()
+    description = serializers.CharField()
+    asset_class = serializers.CharField(allow_null=True)
+    side = serializers.ChoiceField(choices=["buy", "sell"], help_text="The desk's side.")
+    quantity = serializers.DecimalField(max_digits=16, decimal_places=2)
+    note = serializers.CharField(allow_blank=True)
+    active = serializers.BooleanField()
+    created_by = serializers.CharField(allow_null=True, help_text="Username.")
+    created_at = serializers.DateTimeField(allow_null=True)
+    retired_at = serializers.DateTimeField(allow_null=True)
+
+
 class AxeList(APIView):
     def get_permissions(self) -> list[Any]:
         return [IsDesk()] if self.request.method == "POST" else [IsDeskOrManagement()]
 
-    @extend_schema(operation_id="desk_axe_list", responses={200: OpenApiResponse(description="The axes (active unless ?all=1).")})
+    @extend_schema(operation_id="desk_axe_list",
+                   parameters=[OpenApiParameter("all", str, description="1 or true: retired axes too.")],
+                   responses={200: OpenApiResponse(single_page(AxeOut, "AxePage"), description="The latest 500 axes (active unless ?all=1), in one page."),
+                              **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
         qs = Axe.objects.select_related("instrument", "instrument__asset_class", "created_by")
         if request.query_params.get("all") not in ("1", "true"):
             qs = qs.filter(active=True)
         rows = [axes.axe_payload(a) for a in qs.order_by("-created_at", "-id")[:500]]
-        return Response({"count": len(rows), "next": None, "previous": None, "results": rows})
+        return Response(whole_page(rows))
 
-    @extend_schema(operation_id="desk_axe_create", request=AxeIn, responses={201: OpenApiResponse(description="The axe.")})
+    @extend_schema(operation_id="desk_axe_create", request=AxeIn,
+                   responses={201: OpenApiResponse(AxeOut, description="The axe."), **error_responses(400, 401, 403, 413, 415)})
     def post(self, request: Request) -> Response:
         body = _body(request, AXE_FIELDS)
         axe = axes.axe_create(user=request.user, isin=body.get("isin"), side=body.get("side"),
@@ -61,7 +80,9 @@ class AxeList(APIView):
 class AxeDetail(APIView):
     permission_classes = [IsDesk]
 
-    @extend_schema(operation_id="desk_axe_update", request=AxeIn(partial=True), responses={200: OpenApiResponse(description="The axe.")})
+    @extend_schema(operation_id="desk_axe_update", request=AxeIn(partial=True),
+                   responses={200: OpenApiResponse(AxeOut, description="The axe."),
+                              **error_responses(400, 401, 403, 404, 409, 413, 415, descriptions={409: "The axe is retired."})})
     def patch(self, request: Request, axe_id: int) -> Response:
         body = _body(request, {"side", "quantity", "note"})
         axe = axes.axe_update(user=request.user, axe_id=axe_id, side=body.get("side"), quantity=body.get("quantity"),
@@ -72,7 +93,9 @@ class AxeDetail(APIView):
 class AxeRetire(APIView):
     permission_classes = [IsDesk]
 
-    @extend_schema(operation_id="desk_axe_retire", request=None, responses={200: OpenApiResponse(description="The retired axe."), 409: OpenApiResponse(description="Already retired.")})
+    @extend_schema(operation_id="desk_axe_retire", request=None,
+                   responses={200: OpenApiResponse(AxeOut, description="The retired axe."),
+                              **error_responses(401, 403, 404, 409, 413, descriptions={409: "Already retired."})})
     def post(self, request: Request, axe_id: int) -> Response:
         return Response(axes.axe_payload(axes.axe_retire(user=request.user, axe_id=axe_id)))
 
@@ -80,7 +103,8 @@ class AxeRetire(APIView):
 class CockpitContext(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(operation_id="desk_rfq_context", responses={200: OpenApiResponse(description="The review cockpit's context.")})
+    @extend_schema(operation_id="desk_rfq_context", responses={200: OpenApiResponse(description="The review cockpit's context."),
+                                                               **error_responses(401, 403, 404)})
     def get(self, request: Request, rfq_id: int) -> Response:
         rfq = selectors.rfq_get_for_person(user=request.user, rfq_id=rfq_id)
         return Response(cockpit.cockpit_context(rfq=rfq))
@@ -89,7 +113,8 @@ class CockpitContext(APIView):
 class BookView(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(operation_id="desk_book", responses={200: OpenApiResponse(description="Positions with P&L and daily risk.")})
+    @extend_schema(operation_id="desk_book", responses={200: OpenApiResponse(description="Positions with P&L and daily risk."),
+                                                        **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
         from dealer.desk.book import position_rows
         from dealer.desk.book_risk import with_risk

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dealer.api_schema import error_responses, single_page, whole_page
 from dealer.desk.models import Trade
 from dealer.errors import DeskError, NotFound
 from dealer.hedging import selectors, services
@@ -32,7 +33,8 @@ class HedgeOut(serializers.Serializer):
 class TradeHedge(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(responses={200: HedgeOut, 404: OpenApiResponse(description="No such trade, or not decided yet.")})
+    @extend_schema(responses={200: HedgeOut, **error_responses(
+        401, 403, 404, descriptions={404: "No such trade, or its hedge is not decided yet."})})
     def get(self, request: Request, trade_id: int) -> Response:
         if not Trade.objects.filter(id=trade_id).exists():
             raise NotFound("No such trade.")
@@ -53,7 +55,7 @@ def _body(request: Request, allowed: set[str]) -> dict[str, Any]:
 class OrderCancel(APIView):
     permission_classes = [IsSeniorTrader]
 
-    @extend_schema(request=None, responses={200: HedgeOrderOut})
+    @extend_schema(request=None, responses={200: HedgeOrderOut, **error_responses(401, 403, 404, 409, 413)})
     def post(self, request: Request, order_id: int) -> Response:
         order = services.order_cancel(user=request.user, order_id=order_id)
         return Response(selectors.order_payload(order))
@@ -62,7 +64,8 @@ class OrderCancel(APIView):
 class ScheduleHorizon(APIView):
     permission_classes = [IsSeniorTrader]
 
-    @extend_schema(request=inline_serializer("HorizonIn", {"hours": serializers.FloatField()}), responses={200: HedgeOrderOut})
+    @extend_schema(request=inline_serializer("HorizonIn", {"hours": serializers.FloatField()}),
+                   responses={200: HedgeOrderOut, **error_responses(400, 401, 403, 404, 409, 413, 415)})
     def post(self, request: Request, order_id: int) -> Response:
         body = _body(request, {"hours"})
         if "hours" not in body:
@@ -75,16 +78,27 @@ class ScheduleHedgeNow(APIView):
     permission_classes = [IsSeniorTrader]
 
     @extend_schema(request=inline_serializer("HedgeNowIn", {"quantity": serializers.DecimalField(max_digits=18, decimal_places=2, required=False)}),
-                   responses={200: HedgeOrderOut})
+                   responses={200: HedgeOrderOut, **error_responses(400, 401, 403, 404, 409, 413, 415)})
     def post(self, request: Request, order_id: int) -> Response:
         body = _body(request, {"quantity"})
         order = services.schedule_hedge_now(user=request.user, order_id=order_id, quantity=body.get("quantity"))
         return Response(selectors.order_payload(order))
 
 
+class AxeOfferOut(serializers.Serializer):
+    axe_id = serializers.IntegerField()
+    isin = serializers.CharField()
+    description = serializers.CharField()
+    desk_side = serializers.ChoiceField(choices=["buy", "sell"])
+    quantity = serializers.DecimalField(max_digits=18, decimal_places=2)
+    clients = serializers.ListField(child=serializers.CharField(), help_text="Codes of the clients whose interests match.")
+
+
 class AxeOffers(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(responses={200: OpenApiResponse(description="Open axes with the clients whose interests match.")})
+    @extend_schema(responses={200: OpenApiResponse(single_page(AxeOfferOut, "AxeOfferList"),
+                                                   description="Open axes with the clients whose interests match."),
+                              **error_responses(401, 403)})
     def get(self, request: Request) -> Response:
-        return Response({"results": selectors.axe_offers()})
+        return Response(whole_page(selectors.axe_offers()))

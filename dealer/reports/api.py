@@ -3,12 +3,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dealer.api_schema import error_responses
 from dealer.reports import selectors
 from dealer.reports.csvout import csv_response
 
@@ -26,6 +34,29 @@ class CsvRenderer(BaseRenderer):
         return json.dumps(data).encode()  # errors only: the view answers CSV with its own response
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "integer"}]})
+class GroupKeyField(serializers.Field):
+    """The group's key: a client code, an RM username or an asset class, or a tier (an integer).
+
+    Only describes the answer in the schema: the view writes its rows itself.
+    """
+
+
+class ProfitTotalOut(serializers.Serializer):
+    trades = serializers.IntegerField()
+    volume = serializers.DecimalField(max_digits=20, decimal_places=2, help_text="Face.")
+    pnl = serializers.DecimalField(max_digits=20, decimal_places=2)
+
+
+class ProfitRowOut(ProfitTotalOut):
+    key = GroupKeyField()
+
+
+class ProfitabilityOut(serializers.Serializer):
+    results = ProfitRowOut(many=True)
+    total = ProfitTotalOut()
+
+
 class Profitability(APIView):
     renderer_classes = [JSONRenderer, CsvRenderer]
 
@@ -35,7 +66,9 @@ class Profitability(APIView):
                     OpenApiParameter("end", str, description="ISO date, inclusive (UTC days)"),
                     OpenApiParameter("format", str, enum=["json", "csv"])]
         + [OpenApiParameter(n, str) for n in selectors.FILTER_PARAMS if n != "sector"],
-        responses={200: OpenApiResponse(description='{"results": [{"key", "trades", "volume", "pnl"}], "total"}')},
+        responses={(200, "application/json"): ProfitabilityOut,
+                   (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="With format=csv: the header key,trades,volume,pnl and one line a group."),
+                   **error_responses(400, 401, 403)},
     )
     def get(self, request: Request) -> Any:
         scope = selectors.scope_for(request.user)
