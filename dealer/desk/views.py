@@ -33,9 +33,12 @@ def _rfq_asset_classes() -> list[str]:
 @login_required
 def blotter(request: HttpRequest) -> HttpResponse:
     _desk_only(request)
+    from dealer.desk.services import switch_payload
+
     rows = selectors.desk_rows(selectors.desk_rfqs(limit=200))
     return render(request, "desk/blotter.html", {
         "rows": rows, "statuses": STATUSES, "asset_classes": _rfq_asset_classes(),
+        "switches_on": [switch_payload(s) for s in selectors.switch_rows() if s.on],
     })
 
 

@@ -69,7 +69,8 @@
     const [pw, e] = winprob(p, q);
     const bp = bpOf(p);
     $("at-price").textContent = Number.isFinite(p) ? D.num(p, 4) : "–";
-    $("at-dep").textContent = Number.isFinite(bp) ? (bp >= 0 ? "+" : "") + D.num(bp, 2) + " bp" : "–";
+    const shown = Math.round(bp * 100) / 100 + 0; // + 0: a -0.001 bp departure reads 0.00, not +-0.00
+    $("at-dep").textContent = Number.isFinite(bp) ? (shown > 0 ? "+" : "") + D.num(shown, 2) + " bp" : "–";
     $("at-wp").textContent = pw === null ? "–" : D.pct(pw);
     $("at-wp").dataset.value = pw === null ? "" : String(pw);
     $("at-pnl").textContent = e === null ? "–" : D.money(e);
@@ -124,7 +125,7 @@
   function renderContext() {
     const a = ctx.activity;
     $("activity-summary").innerHTML = `<dt>Hit ratio</dt><dd id="hit-ratio">${a.hit_ratio === null ? "no quotes yet" : D.pct(a.hit_ratio) + ` of ${a.hit_window} quotes`}</dd>
-      <dt>Avg markout</dt><dd>${a.markout_by_horizon.length ? a.markout_by_horizon.map((m) => `${m.horizon_seconds}s ${D.num(m.avg_bp, 2)} bp`).join(" · ") : "none yet"}</dd>`;
+      <dt>Avg markout</dt><dd>${a.markout_by_horizon.length ? a.markout_by_horizon.map((m) => `${D.horizon(m.horizon_seconds)} ${D.num(m.avg_bp, 2)} bp`).join(" · ") : "none yet"}</dd>`;
     $("activity-trades").innerHTML = table(a.trades, [
       { h: "Booked", f: (t) => D.time(t.booked_at) }, { h: "ISIN", f: (t) => D.esc(t.isin) },
       { h: "Side", f: (t) => `<span class="side-${t.side}">${t.side}</span>` },
@@ -132,9 +133,9 @@
     $("activity-rfqs").innerHTML = table(a.rfqs, [
       { h: "Id", rfq: 1, f: (r) => `<a href="/desk/review/${r.id}/">${r.id}</a>` }, { h: "ISIN", f: (r) => D.esc(r.isin) },
       { h: "Side", f: (r) => `<span class="side-${r.side}">${r.side}</span>` }, { h: "Size", num: 1, f: (r) => D.qty(r.quantity) },
-      { h: "Status", f: (r) => `<span class="status status-${r.status}">${r.status}</span>` }, { h: "Price", num: 1, f: (r) => D.price(r.price) }]);
+      { h: "Status", f: (r) => `<span class="status status-${D.esc(r.status)}">${D.esc(r.status.replace("_", " "))}</span>` }, { h: "Price", num: 1, f: (r) => D.price(r.price) }]);
     $("activity-markouts").innerHTML = table(a.markouts, [
-      { h: "Trade", f: (m) => m.trade_id }, { h: "ISIN", f: (m) => D.esc(m.isin) }, { h: "Horizon", num: 1, f: (m) => m.horizon_seconds + "s" },
+      { h: "Trade", f: (m) => m.trade_id }, { h: "ISIN", f: (m) => D.esc(m.isin) }, { h: "Horizon", num: 1, f: (m) => D.horizon(m.horizon_seconds) },
       { h: "bp", num: 1, f: (m) => D.num(m.markout_bp, 2) }, { h: "P&L", num: 1, f: (m) => D.money(m.pnl) }]);
     const p = ctx.desk.position;
     $("desk-position").innerHTML = p ? `<dt>Position</dt><dd id="position-qty">${D.qty(p.quantity)}</dd><dt>Avg price</dt><dd>${D.price(p.avg_price)}</dd>
@@ -172,6 +173,7 @@
       else if (row.status === "declined") text = `Declined: ${row.reason}.`;
       else text = `RFQ is ${row.status}${row.reason ? ": " + row.reason : ""}.`;
       if (decidedBy && decidedBy.by !== me) text = `Already decided by ${decidedBy.by} (${decidedBy.action}). ` + text;
+      if ($("claim-state").dataset.by) claimedBy($("claim-state").dataset.by);
       lock(text, row.status === "quoted" || row.status === "booked" ? "ok" : "info");
     }
   }
@@ -201,7 +203,8 @@
     say(text, kind);
   }
   function claimedBy(who) {
-    $("claim-state").textContent = who === me ? "You have this RFQ" : `Claimed by ${who}`;
+    const open = row.status === "pending_review";
+    $("claim-state").textContent = !open ? `Claimed by ${who === me ? "you" : who}` : who === me ? "You have this RFQ" : `Claimed by ${who}`;
     $("claim-state").className = "claim-state " + (who === me ? "mine" : "theirs");
     $("claim-state").dataset.by = who;
   }
@@ -248,6 +251,7 @@
 
   async function decide(action) {
     if (busy || locked) { if (locked) say(locked, "error"); return; }
+    if (action !== "decline") disarm();
     const bad = preflight(action);
     if (bad) { say(bad, "error"); $("price").focus(); return; }
     const body = { action };
@@ -269,6 +273,27 @@
     } finally {
       busy = false;
     }
+  }
+
+  /* A decline ends the client's request: the first D (or click) arms it, a second within 5 s
+     declines, with the reason in the box if there is one. Escape or the wait disarms it. */
+  let armed = null;
+  function disarm() {
+    if (!armed) return;
+    clearTimeout(armed);
+    armed = null;
+    const b = form && form.querySelector('button[data-action="decline"]');
+    if (b) { b.classList.remove("armed"); b.textContent = "Decline"; }
+    if (!locked && !busy) say("", "info");
+  }
+  function decline() {
+    if (busy || locked) { if (locked) say(locked, "error"); return; }
+    if (armed) { disarm(); return decide("decline"); }
+    const b = form.querySelector('button[data-action="decline"]');
+    b.classList.add("armed");
+    b.textContent = "Confirm decline";
+    say(`Decline RFQ ${rfqId} of ${row.client}? Press D or click Confirm decline again within 5 s (Esc cancels).`, "error");
+    armed = setTimeout(disarm, 5000);
   }
 
   /* Enter: send at the price in the form; the action follows from where it stands. */
@@ -301,18 +326,33 @@
     $("quantity").addEventListener("input", renderAtPrice);
     form.querySelectorAll("[data-nudge]").forEach((b) => b.addEventListener("click", () => nudge(Number(b.dataset.nudge))));
     form.querySelector("[data-reset]").addEventListener("click", () => setPrice(recPrice));
-    form.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => decide(b.dataset.action)));
+    form.querySelectorAll("button[data-action]").forEach((b) => b.addEventListener("click", () => (
+      b.dataset.action === "decline" ? decline() : decide(b.dataset.action))));
+    /* Keys act on the page, never on what the trader is typing or pointing at: Enter on a focused
+       button or link presses it (Enter on Decline declines, it doesn't send), Enter in the price,
+       bp, size or reason box sends at the price in the form; letters typed in a box are text. */
     document.addEventListener("keydown", (e) => {
-      if (e.ctrlKey || e.metaKey || e.altKey) return;
-      const inReason = e.target.id === "reason";
-      const inField = e.target.closest && e.target.closest("input, textarea, select");
-      if (e.key === "Enter") { e.preventDefault(); decideAtPrice(); return; }
-      if (e.key === "Escape") { setPrice(recPrice); return; }
-      if (inReason || (inField && !["price", "price-bp", "quantity"].includes(e.target.id))) return;
+      if (e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+      const t = e.target;
+      const inField = t.closest && t.closest("input, textarea, select");
+      const onControl = t.closest && t.closest("button, a, summary");
+      if (e.key === "Escape") { disarm(); if (!inField || ["price", "price-bp"].includes(t.id)) setPrice(recPrice); return; }
+      if (e.key === "Enter") {
+        if (onControl || (inField && !form.contains(t))) return;
+        e.preventDefault();
+        decideAtPrice();
+        return;
+      }
+      if (inField && ["price", "price-bp"].includes(t.id) && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+        e.preventDefault(); // in the price boxes the arrows nudge: up improves for the client
+        nudge((e.key === "ArrowUp" ? 1 : -1) * (e.shiftKey ? 5 : 0.5));
+        return;
+      }
+      if (inField || onControl) return;
       const k = e.key.toLowerCase();
       if (k === "i") { e.preventDefault(); nudge(e.shiftKey ? 5 : 0.5); }
       else if (k === "w") { e.preventDefault(); nudge(e.shiftKey ? -5 : -0.5); }
-      else if (k === "d") { e.preventDefault(); decide("decline"); }
+      else if (k === "d") { e.preventDefault(); decline(); }
       else if (k === "s") { e.preventDefault(); decide("send"); }
     });
   } else if (form) {

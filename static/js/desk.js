@@ -64,10 +64,19 @@
   Desk.price = (x) => (x === null || x === undefined ? "" : Desk.num(x, 4));
   Desk.pct = (x) => (x === null || x === undefined ? "" : Desk.num(100 * x, 1) + " %");
   Desk.money = (x) => (x === null || x === undefined ? "" : Desk.num(x, 0));
+  /* UTC, as the server and the reports keep time: HH:MM:SS today, with the date before today. */
   Desk.time = function (iso) {
     if (!iso) return "";
-    const d = new Date(iso);
-    return d.toISOString().slice(11, 19);
+    const t = new Date(iso).toISOString();
+    return t.slice(0, 10) === new Date().toISOString().slice(0, 10) ? t.slice(11, 19) : t.slice(0, 10) + " " + t.slice(11, 19);
+  };
+  /* A markout horizon as the desk says it: 60 -> "1m", 86400 -> "1d". */
+  Desk.horizon = function (sec) {
+    sec = Number(sec);
+    if (sec % 86400 === 0) return sec / 86400 + "d";
+    if (sec % 3600 === 0) return sec / 3600 + "h";
+    if (sec % 60 === 0) return sec / 60 + "m";
+    return sec + "s";
   };
   /* Seconds left until `iso` (negative when past). */
   Desk.secondsLeft = (iso) => (iso ? (new Date(iso).getTime() - Date.now()) / 1000 : null);
@@ -75,8 +84,9 @@
     const s = Desk.secondsLeft(iso);
     if (s === null) return "";
     if (s <= 0) return "0s";
-    if (s < 60) return Math.ceil(s) + "s";
-    return Math.floor(s / 60) + "m" + String(Math.ceil(s % 60)).padStart(2, "0") + "s";
+    const whole = Math.ceil(s); // 59.7 s left reads "1m00s", never "60s" or "0m60s"
+    if (whole < 60) return whole + "s";
+    return Math.floor(whole / 60) + "m" + String(whole % 60).padStart(2, "0") + "s";
   };
   Desk.esc = function (s) {
     return String(s === null || s === undefined ? "" : s).replace(/[&<>"']/g, (c) => (

@@ -151,12 +151,87 @@ def test_decline_from_the_cockpit_tells_the_client(book, live, login) -> None:
     page = login("senior1", f"/desk/review/{rid}/")
     page.wait_for_selector("#claim-state.mine")
     page.fill("#reason", "axed the other way")
+    page.click('button[data-action="decline"]')  # arms the decline: it ends the client's request
+    page.wait_for_selector('button[data-action="decline"].armed')
+    assert "Decline RFQ" in page.inner_text("#decision-message")
+    assert Rfq.objects.get(id=rid).status == "pending_review"
     page.click('button[data-action="decline"]')
     page.wait_for_selector("#rfq-status.status-declined")
     assert "axed the other way" in page.inner_text("#decision-message")
     body = wait_status(api, rid, "declined")
     assert body["reason"] == "axed the other way"
     assert Decision.objects.get(rfq_id=rid).action == "decline"
+
+
+def test_keys_act_on_what_the_trader_means_never_on_a_focused_button_or_typed_text(book, live, login) -> None:
+    api = api_for_token(book.token("CLT0003"))
+    rid = submit(api, book.isin("govt", 2), "k1", quantity="8000000")
+    wait_status(api, rid, "pending_review")
+    page = login("senior1", f"/desk/review/{rid}/")
+    page.wait_for_selector("#claim-state.mine")
+    rec = page.input_value("#price")
+    # Enter on the focused Decline button presses Decline (which asks to confirm); it never sends.
+    page.focus('button[data-action="decline"]')
+    page.keyboard.press("Enter")
+    page.wait_for_selector('button[data-action="decline"].armed')
+    page.keyboard.press("Escape")
+    page.wait_for_selector('button[data-action="decline"]:not(.armed)')
+    # Letters typed in the price and reason boxes are text, not shortcuts: no decline, no send.
+    page.click("#price")
+    page.keyboard.type("dsiw")
+    page.click("#reason")
+    page.keyboard.type("dd sw")
+    assert page.input_value("#reason") == "dd sw"
+    page.wait_for_timeout(300)
+    assert Rfq.objects.get(id=rid).status == "pending_review" and not Decision.objects.filter(rfq_id=rid).exists()
+    page.fill("#reason", "")
+    # In the price box the arrows nudge, up improving for the client (a client buy: a lower price).
+    page.fill("#price", rec)
+    page.focus("#price")
+    page.keyboard.press("ArrowUp")
+    assert float(page.input_value("#price-bp")) == pytest.approx(0.5, abs=0.01)
+    assert Decimal(page.input_value("#price")) < Decimal(rec)
+    page.keyboard.press("Escape")
+    assert page.input_value("#price") == rec
+    assert "+-" not in page.inner_text("#at-dep")
+    # D on the page arms, a second D declines.
+    page.locator("h1").first.click()
+    page.keyboard.press("d")
+    page.wait_for_selector('button[data-action="decline"].armed')
+    assert Rfq.objects.get(id=rid).status == "pending_review"
+    page.keyboard.press("d")
+    page.wait_for_selector("#rfq-status.status-declined")
+    assert Decision.objects.get(rfq_id=rid).action == "decline"
+    assert wait_status(api, rid, "declined")["status"] == "declined"
+    assert login.js_errors == []
+
+
+def test_the_blotter_redraws_only_the_rows_an_event_moves_and_shows_the_switches_that_are_on(book, live, login) -> None:
+    api = api_for_token(book.token("CLT0007"))
+    first = submit(api, book.isin("govt", 0), "f1", quantity="500000")
+    wait_status(api, first, "quoted")
+    page = login("senior1", "/desk/")
+    live_feed(page)
+    page.wait_for_selector(f'#blotter tr[data-rfq-id="{first}"][data-status="quoted"]')
+    page.evaluate(f"() => {{ document.querySelector('#blotter tr[data-rfq-id=\"{first}\"]').dataset.kept = '1'; }}")
+    second = submit(api, book.isin("govt", 1), "f2", quantity="500000")
+    page.wait_for_selector(f'#blotter tr[data-rfq-id="{second}"][data-status="quoted"]')
+    assert page.get_attribute(f'#blotter tr[data-rfq-id="{first}"]', "data-kept") == "1"  # the same element
+    assert page.locator("#blotter tbody tr").first.get_attribute("data-rfq-id") == str(second)  # newest first
+    # A countdown never reads "60s": 59.7 s left is 1m00s; a time before today carries its date.
+    assert page.evaluate("() => Desk.countdown(new Date(Date.now() + 59700).toISOString())") == "1m00s"
+    assert page.evaluate("() => Desk.countdown(new Date(Date.now() + 119700).toISOString())") == "2m00s"
+    assert page.evaluate("() => Desk.time('2020-01-02T03:04:05+00:00')") == "2020-01-02 03:04:05"
+    # The kill switch on hy_corp shows above the blotter as it is flipped, and goes when it is off.
+    assert page.locator("#switch-banner").is_hidden()
+    senior = book.user("senior1")
+    services.switch_set(user=senior, name="kill", scope="hy_corp", on=True, reason="bad prints")
+    banner = page.wait_for_selector('#switch-banner [data-switch="kill:hy_corp"]')
+    assert "automatic quoting is stopped for hy_corp" in banner.inner_text() and "bad prints" in banner.inner_text()
+    services.switch_set(user=senior, name="kill", scope="hy_corp", on=False, reason="prints fixed")
+    page.wait_for_selector('#switch-banner [data-switch="kill:hy_corp"]', state="detached")
+    assert page.locator("#switch-banner").is_hidden()
+    assert login.js_errors == []
 
 
 def test_a_price_beyond_the_band_needs_a_reason_and_an_absurd_price_is_refused_in_the_form(book, live, login) -> None:
