@@ -378,6 +378,9 @@
   renderContext();
   renderStatus();
   renderAtPrice();
+  /* Plotly (4.8 MB) loads beside the page: the decision is usable at once, the chart follows. */
+  const plotlyJs = document.getElementById("plotly-js");
+  if (!window.Plotly && plotlyJs) plotlyJs.addEventListener("load", () => renderWaterfall(currentPrice()));
   if (row.claimed_by) claimedBy(row.claimed_by);
   setInterval(tick, 250);
   tick();

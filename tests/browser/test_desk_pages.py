@@ -373,3 +373,24 @@ def test_the_book_page_manages_axes_and_switches(book, live, login) -> None:
         catch (e) { return e.status; } }""")
     assert status == 403
     assert not Switch.objects.filter(name="kill", scope="desk", on=True).exists()
+
+
+def test_the_cockpit_decides_without_its_chart_library_and_asks_for_nothing_missing(book, live, login) -> None:
+    """Plotly (4.8 MB) loads beside the page: a slow or failed load never holds the decision."""
+    api = api_for_token(book.token("CLT0002"))
+    rid = submit(api, book.isin("govt", 3), "c1", quantity="6000000")
+    wait_status(api, rid, "pending_review")
+    page = login("senior1", "/desk/")
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.route("**/vendor/plotly.min.js", lambda route: route.abort())
+    page.goto(f"{live.url}/desk/review/{rid}/")
+    page.wait_for_selector("#claim-state.mine")
+    assert page.evaluate("() => !window.Plotly")
+    page.keyboard.press("i")
+    assert float(page.input_value("#price-bp")) == pytest.approx(0.5, abs=0.01)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#rfq-status.status-quoted")
+    assert Decision.objects.get(rfq_id=rid).action == "improve"
+    assert missing == []  # no 404: the favicon is ours
+    assert login.js_errors == []
