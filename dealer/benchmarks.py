@@ -181,10 +181,12 @@ def bench_rfq(*, rate: float = 200.0, duration: float = 60.0, port: int = 8765, 
     p50, p99 = _percentiles(list(lat))
     if dump:
         t0 = min(sent.values(), default=0.0)
+        epoch = time.time() - time.perf_counter()  # sent_epoch lines the dump up with the database's stamps
         with open(dump, "w") as f:
-            f.write("client_rfq_id,sent_s,latency_ms\n")
+            f.write("client_rfq_id,sent_s,latency_ms,sent_epoch\n")
             for k in sorted(sent, key=sent.__getitem__):
-                f.write(f"{k},{sent[k] - t0:.4f},{(got[k] - sent[k]) * 1000 if k in got else float('nan'):.2f}\n")
+                f.write(f"{k},{sent[k] - t0:.4f},{(got[k] - sent[k]) * 1000 if k in got else float('nan'):.2f},"
+                        f"{sent[k] + epoch:.6f}\n")
     yield ("rfq_to_quote_p50", f"{p50:.1f}", "ms")
     yield ("rfq_to_quote_p90", f"{np.percentile(lat, 90):.1f}" if lat.size else "nan", "ms")
     yield ("rfq_to_quote_p99", f"{p99:.1f}", "ms")
