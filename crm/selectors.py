@@ -1,7 +1,7 @@
 """Reads of clients, with the access rule: an RM sees their own clients, management and the desk all."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -72,6 +72,38 @@ def agreement_payload(a: Agreement) -> dict[str, Any]:
         "max_size": str(a.max_size) if a.max_size is not None else None,
         "start": a.start.isoformat(), "end": a.end.isoformat(),
     }
+
+
+def agreement_value_options() -> dict[str, list[tuple[str, str]]]:
+    """Per agreement or interest scope, the known values and a label: ISINs, issuers, sectors, sides."""
+    from dealer.market.models import Instrument
+
+    isins = list(Instrument.objects.order_by("isin").values_list("isin", "description"))
+    issuers = sorted({v for v in Instrument.objects.values_list("issuer", flat=True) if v})
+    sectors = sorted({v for v in Instrument.objects.values_list("sector", flat=True) if v})
+    return {"instrument": isins, "issuer": [(v, v) for v in issuers], "sector": [(v, v) for v in sectors],
+            "side": [("buy", "the client buys"), ("sell", "the client sells")]}
+
+
+def agreements_for_page(*, client: Client, on: date | None = None) -> list[Agreement]:
+    """The client's agreements, newest start first, each with `state` (ended, current, future),
+    `used` (a quote was shaped by it) and `end_plan` (what "End" would do, see
+    `crm.services.agreement_end_plan`; None once ended).  Two queries."""
+    from django.utils import timezone
+
+    from crm.services import agreement_end_plan
+    from dealer.desk.models import Quote
+
+    on = on or timezone.now().date()
+    rows = list(client.agreements.select_related("created_by").order_by("-start", "id"))
+    used = set(Quote.objects.filter(agreement_id__in=[a.id for a in rows]).values_list("agreement_id", flat=True)
+               .distinct()) if rows else set()
+    for a in rows:
+        a.used = a.id in used  # type: ignore[attr-defined]
+        a.state = "ended" if a.end < on else ("future" if a.start > on else "current")  # type: ignore[attr-defined]
+        a.end_plan = None if a.end < on else agreement_end_plan(a, on=on, used=a.used)  # type: ignore[attr-defined]
+        a.end_after = {"end_yesterday": on - timedelta(days=1), "end_today": on}.get(a.end_plan)  # type: ignore[attr-defined]
+    return rows
 
 
 def search_filter(qs: QuerySet[Client], text: str | None) -> QuerySet[Client]:

@@ -72,17 +72,31 @@ def _float(value: Any, field: str, what: str = "a number of basis points") -> fl
     return out
 
 
+#: A face amount as people type it: plain digits or thousands grouped by commas, optional decimals.
+_AMOUNT_RE = re.compile(r"^[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?$")
+AMOUNT_HINT = "an amount in face, such as 5000000 or 5,000,000"
+
+
 def _money(value: Any, field: str, *, allow_none: bool = False) -> Decimal | None:
+    """A face amount: a number, or a string of digits with optional comma thousands separators.
+
+    "5,000,000" and "5000000" are the same amount; "5,00,000", "5.000.000", "1e6" or "5m" are refused.
+    """
     if value in (None, "") and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise DeskError("Must be an amount.", field=field)
+        raise DeskError(f"Must be {AMOUNT_HINT}.", field=field)
+    if isinstance(value, str):
+        text = value.strip()
+        if not _AMOUNT_RE.match(text):
+            raise DeskError(f"Must be {AMOUNT_HINT}.", field=field)
+        value = text.replace(",", "")
     try:
-        d = Decimal(str(value).strip().replace(",", ""))
+        d = Decimal(str(value))
     except InvalidOperation:
-        raise DeskError("Must be an amount.", field=field) from None
+        raise DeskError(f"Must be {AMOUNT_HINT}.", field=field) from None
     if not d.is_finite():
-        raise DeskError("Must be an amount.", field=field)
+        raise DeskError(f"Must be {AMOUNT_HINT}.", field=field)
     if d < 0:
         raise DeskError("Must not be negative.", field=field)
     if d != d.quantize(Decimal("0.01")):
@@ -90,6 +104,33 @@ def _money(value: Any, field: str, *, allow_none: bool = False) -> Decimal | Non
     if d >= Decimal("1e16"):
         raise DeskError("Too large.", field=field)
     return d
+
+
+#: How many valid values an error message lists before it says "and N more".
+_LIST_IN_ERROR = 25
+
+
+def _one_of(kind: str, value: str, valid: list[str]) -> DeskError:
+    shown = ", ".join(valid[:_LIST_IN_ERROR])
+    more = f" and {len(valid) - _LIST_IN_ERROR} more" if len(valid) > _LIST_IN_ERROR else ""
+    return DeskError(f"Unknown {kind} {value!r}. Known {kind}s: {shown}{more}.", field="value")
+
+
+def agreement_value_choices() -> dict[str, list[str]]:
+    """The values an agreement or interest may name, per scope (listed by the errors)."""
+    from crm.selectors import agreement_value_options
+
+    return {scope: [v for v, _ in options] for scope, options in agreement_value_options().items()}
+
+
+def _canonical(scope: str, f: str, value: str) -> str:
+    """The stored spelling of an ISIN, issuer or sector matched case-insensitively, or a DeskError listing them."""
+    hit = (Instrument.objects.filter(**{f"{f}__iexact": value}).order_by(f).values_list(f, flat=True).first())
+    if hit is not None:
+        return hit
+    if scope == "instrument":  # thousands of ISINs: the form suggests them, the message does not list them
+        raise DeskError(f"Unknown ISIN {value}.", field="value")
+    raise _one_of(scope, value, agreement_value_choices()[scope])
 
 
 def _scope_value(scope: Any, value: Any, allowed: tuple[str, ...]) -> tuple[str, str | None]:
@@ -102,14 +143,14 @@ def _scope_value(scope: Any, value: Any, allowed: tuple[str, ...]) -> tuple[str,
     if not isinstance(value, str) or not value.strip():
         raise DeskError(f"Give the {scope} this applies to.", field="value")
     value = value.strip()
-    if scope == "instrument" and not Instrument.objects.filter(isin=value).exists():
-        raise DeskError(f"Unknown ISIN {value}.", field="value")
-    if scope == "issuer" and not Instrument.objects.filter(issuer=value).exists():
-        raise DeskError(f"Unknown issuer {value!r}.", field="value")
-    if scope == "sector" and not Instrument.objects.filter(sector=value).exists():
-        raise DeskError(f"Unknown sector {value!r}.", field="value")
-    if scope == "side" and value not in ("buy", "sell"):
-        raise DeskError('Must be "buy" or "sell" for a side agreement.', field="value")
+    if scope in ("instrument", "issuer", "sector"):
+        # Matched whatever the case ("Energy" or "energy"), stored as the instruments spell it:
+        # pricing compares the stored value exactly.
+        value = _canonical(scope, {"instrument": "isin"}.get(scope, scope), value)
+    if scope == "side":
+        if value.lower() not in ("buy", "sell"):
+            raise DeskError('Must be "buy" or "sell" for a side agreement.', field="value")
+        value = value.lower()
     return scope, value
 
 
@@ -146,6 +187,10 @@ def _agreement_validate(*, client: Client, scope: Any, value: Any, spread_adjust
     s, e = _date(start, "start"), _date(end, "end")
     if e < s:
         raise DeskError("The end date is before the start date.", field="end")
+    today = timezone.now().date()  # the pricer's day: it applies agreements with start <= today <= end
+    if e < today:
+        raise DeskError(f"The end date {e} is in the past: an agreement must end today ({today}) or later "
+                        "(dates are inclusive).", field="end")
     size = _money(max_size, "max_size", allow_none=True)
     if size is not None and size <= 0:
         raise DeskError("A size limit must be positive.", field="max_size")
@@ -187,23 +232,62 @@ def agreement_update(*, user: Any, agreement: Agreement, scope: Any, value: Any,
         return a
 
 
-def agreement_end(*, user: Any, agreement: Agreement, on: date | None = None) -> Agreement | None:
-    """End an agreement so it no longer applies from `on` (today): its end becomes the day before.
+@dataclass(frozen=True)
+class AgreementEnd:
+    """What `agreement_end` did: `ended` (kept, `agreement.end` set) or `removed` (it never applied)."""
 
-    An agreement that has not started by then is removed (still kept in its history).
+    agreement: Agreement
+    outcome: str  # "ended" | "removed"
+
+    @property
+    def message(self) -> str:
+        a = self.agreement
+        if self.outcome == "removed":
+            return f"Agreement #{a.id} removed: it had not applied to any quote."
+        if a.end >= timezone.now().date():
+            return (f"Agreement #{a.id} ends today ({a.end}): it has already priced today's quotes, so it is kept "
+                    "as history and applies until the end of the day (end dates are inclusive).")
+        return f"Agreement #{a.id} ended: its last day was {a.end}; it no longer applies."
+
+
+def agreement_end_plan(agreement: Agreement, *, on: date, used: bool) -> str:
+    """What ending would do, for the page's confirmation: "remove", "end_yesterday" or "end_today"."""
+    if agreement.start > on or (agreement.start == on and not used):
+        return "remove"
+    return "end_yesterday" if agreement.start < on else "end_today"
+
+
+def agreement_end(*, user: Any, agreement: Agreement, on: date | None = None) -> AgreementEnd:
+    """End an agreement, keeping it as history wherever it may have priced something.
+
+    Dates are inclusive and the pricer applies an agreement on day d when start <= d <= end
+    (`dealer.desk.pricing_context`), and each quote it shaped points at it (`Quote.agreement`).
+
+    - started before `on` (today): its end becomes the day before, so it stops applying today;
+    - started today and already shaped a quote: kept, its end becomes today (an end before
+      the start is impossible, and deleting it would unlink the quote it explains);
+    - not started yet, or started today and used by no quote: removed (still in its history).
+
+    The row is locked (FOR UPDATE) while deciding, so a quote written concurrently either is
+    seen or waits for the outcome.
     """
+    from dealer.desk.models import Quote
+
     _require_editor(user, agreement.client)
     on = on or timezone.now().date()
     with transaction.atomic():
         a = Agreement.objects.select_for_update().get(id=agreement.id)
         if a.end < on:
-            raise DeskError("This agreement has already ended.", field="end")
-        if a.start >= on:
+            raise DeskError(f"This agreement has already ended (its last day was {a.end}).", field="end")
+        used = a.start <= on and Quote.objects.filter(agreement_id=a.id).exists()
+        plan = agreement_end_plan(a, on=on, used=used)
+        if plan == "remove":
             _history_user(a, user).delete()
-            return None
-        a.end = on - timedelta(days=1)
+            a.id = agreement.id  # Django clears it on delete; the message names it
+            return AgreementEnd(a, "removed")
+        a.end = on - timedelta(days=1) if plan == "end_yesterday" else on
         _history_user(a, user).save()
-        return a
+        return AgreementEnd(a, "ended")
 
 
 # --------------------------------------------------------------------------- interests
@@ -323,13 +407,18 @@ def _trade_aggregates_sql() -> str:
     f = _float_sql()
     qty, px, mid = f"CAST(t.quantity AS {f})", f"CAST(t.price AS {f})", f"CAST(t.mid_at_booking AS {f})"
     notional = f"({qty} * {px} / 100.0)"
-    capture = f"(CASE WHEN t.side = 'buy' THEN {px} - {mid} ELSE {mid} - {px} END) * {qty} / 100.0"
+    edge = f"(CASE WHEN t.side = 'buy' THEN {px} - {mid} ELSE {mid} - {px} END)"  # the dealer's, per 100 face
+    capture = f"{edge} * {qty} / 100.0"
+    # The stored markout is measured from the trade price, so it holds the half-spread the client
+    # paid; flow quality is about the mid moving against the dealer after the trade (adverse
+    # selection), so that half-spread is taken out: markout_bp - edge / price * 1e4.
+    adverse = f"(q.markout_bp - {edge} / {px} * 10000.0)"
     return f"""
         SELECT t.client_id, i.asset_class_id, COUNT(*),
                SUM({notional}),
                SUM(COALESCE(d.pnl, {capture})),
                SUM(CASE WHEN q.markout_bp IS NULL THEN 0.0 ELSE {notional} END),
-               SUM(CASE WHEN q.markout_bp IS NULL THEN 0.0 ELSE {notional} * q.markout_bp END)
+               SUM(CASE WHEN q.markout_bp IS NULL THEN 0.0 ELSE {notional} * {adverse} END)
         FROM desk_trade t
         JOIN market_instrument i ON i.id = t.instrument_id
         LEFT JOIN desk_markout d ON d.trade_id = t.id AND d.horizon_seconds = {PNL_HORIZON_S}
@@ -370,8 +459,12 @@ def scores_recompute(*, now: datetime | None = None, progress: Callable[[float],
     notional ``N_j = face * price / 100``; realized P&L ``pi_j`` = the dealer's 1-day markout
     P&L, which is measured from the trade price and so already holds the spread captured
     (``(price - mid) * face / 100`` for a client buy); before the 1-day markout exists the
-    spread capture alone.  Flow toxicity = notional-weighted mean of ``-markout_bp`` at 5 min
-    (`pricing.markouts.toxicity_scores`, trades without it skipped).  Diversification = the
+    spread capture alone.  Flow toxicity = notional-weighted mean of ``-a_j`` at 5 min
+    (`pricing.markouts.toxicity_scores`, trades without it skipped), ``a_j`` the markout from
+    the mid at booking rather than from the trade price: ``markout_bp - edge_j / price * 1e4``,
+    ``edge_j`` the half-spread the dealer captured.  The spread is profitability's (it is in
+    ``pi_j``); left in the markout it made flow quality rank clients by the spread they pay,
+    Tier 1 (the tightest quotes) last, whatever their flow did after the trade.  Diversification = the
     number of asset classes traded.  Hit ratio = booked / quoted RFQs.
     """
     import time
@@ -411,7 +504,9 @@ def scores_recompute(*, now: datetime | None = None, progress: Callable[[float],
     agg = aggregate_trades(g_client, g[:, 3], g[:, 4], np.zeros(len(g)), g_ac, nc, max(len(ac_ids), 1))
     tox_w = g[:, 5]
     tox_mean = np.divide(g[:, 6], tox_w, out=np.full(len(g), np.nan), where=tox_w > 0)
-    tox = toxicity_scores(g_client, tox_mean, tox_w, nc)
+    # Rounded to 1e-6 bp: the half-spread taken out in SQL leaves float noise, which would break
+    # ties the percentile ranks average (equal flow would rank apart by 1e-13 bp).
+    tox = np.round(toxicity_scores(g_client, tox_mean, tox_w, nc), 6)
     r = np.array(rfq_rows, dtype=np.float64).reshape(-1, 3)
     r_idx = np.searchsorted(ids, r[:, 0].astype(np.int64))
     r_ok = (r_idx < nc) & (ids[np.minimum(r_idx, max(nc - 1, 0))] == r[:, 0]) if nc else np.zeros(0, bool)
@@ -613,6 +708,26 @@ class Retier:
         """Clients whose tier would then differ from their suggested tier."""
         return int(np.count_nonzero(self.suggested != self.tier))
 
+    def changes(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The clients whose suggested tier would change, by new suggestion then score (highest first).
+
+        Each: id, code, name, tier (held), current (suggested now, None if never scored), suggested, score
+        (as it would be) and old_score.  At most `limit` (see `n_changed` for the count).
+        """
+        moved = np.flatnonzero(self.suggested != self.old_suggested)
+        order = moved[np.lexsort((-self.score[moved], self.suggested[moved]))][:max(limit, 0)]
+        names = {i: (c, n) for i, c, n in Client.objects.filter(id__in=self.ids[order].tolist())
+                 .values_list("id", "code", "name")}
+        out = []
+        for k in order.tolist():
+            cid = int(self.ids[k])
+            code, name = names.get(cid, ("?", ""))
+            old = self.rows[k][14]
+            out.append({"id": cid, "code": code, "name": name, "tier": int(self.tier[k]),
+                        "current": int(self.old_suggested[k]) or None, "suggested": int(self.suggested[k]),
+                        "score": float(self.score[k]), "old_score": None if old is None else float(old)})
+        return out
+
     def moves(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for a, b in zip(self.old_suggested.tolist(), self.suggested.tolist()):
@@ -811,11 +926,9 @@ def clients_import_csv(*, user: Any, text: str) -> list[Client]:
         if tier is None:
             errors.append((line, "tier", "must be 1, 2 or 3"))
         try:
-            credit = Decimal(row.get("credit_line", ""))
-            if not credit.is_finite() or credit < 0:
-                raise InvalidOperation
-        except (InvalidOperation, ValueError):
-            errors.append((line, "credit_line", "must be a face amount >= 0"))
+            credit = _money(row.get("credit_line", ""), "credit_line")
+        except DeskError as exc:
+            errors.append((line, "credit_line", exc.message))
             credit = None
         if credit is not None and tier is not None and not is_mgmt and credit > RM_ONBOARDING_CREDIT[tier.number]:
             errors.append((line, "credit_line", f"above {RM_ONBOARDING_CREDIT[tier.number]:,.0f} for Tier "
@@ -840,7 +953,8 @@ def clients_import_csv(*, user: Any, text: str) -> list[Client]:
 
 
 __all__ = [
-    "clients_import_csv", "agreement_create", "agreement_update", "agreement_end", "interest_create", "interest_delete",
+    "clients_import_csv", "agreement_create", "agreement_update", "agreement_end", "AgreementEnd",
+    "agreement_end_plan", "agreement_value_choices", "interest_create", "interest_delete",
     "client_tier_change", "credit_line_change", "credit_request_decide", "scores_recompute", "score_run_start",
     "score_run_execute", "settings_parse", "settings_preview", "settings_update", "agreements_import_csv",
     "CsvImportError",

@@ -1,6 +1,7 @@
 """The RM workspace pages: thin views over crm.selectors and crm.services."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -8,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from crm import selectors, services
@@ -72,6 +74,10 @@ def workspace(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/workspace.html", ctx)
 
 
+#: Audit fields holding face amounts (shown with thousands separators).
+AMOUNT_FIELDS = ("credit_line", "max_size", "current", "requested")
+
+
 def _client_context(request: HttpRequest, client: Any, *, errors: dict[str, dict[str, str]] | None = None,
                     values: dict[str, Any] | None = None) -> dict[str, Any]:
     latest = client.latest_score
@@ -80,7 +86,11 @@ def _client_context(request: HttpRequest, client: Any, *, errors: dict[str, dict
         "can_edit": _can_edit(request.user, client),
         "latest": latest,
         "history": selectors.score_history(client=client),
-        "agreements": list(client.agreements.order_by("-start", "id")),
+        "agreements": selectors.agreements_for_page(client=client),
+        "value_options": selectors.agreement_value_options() if _can_edit(request.user, client) else {},
+        "today": timezone.now().date(),
+        "amount_fields": AMOUNT_FIELDS,
+        "date_fields": ("start", "end"),
         "interests": list(client.interests.order_by("id")),
         "rfqs": selectors.recent_rfqs(client=client),
         "trades": selectors.recent_trades(client=client),
@@ -125,15 +135,16 @@ def client_action(request: HttpRequest, code: str, action: str) -> HttpResponse:
             fields = {k: p.get(k, "") for k in ("scope", "value", "spread_adjustment_bp", "start", "end")}
             fields["value"] = fields["value"] or None
             if p.get("agreement_id"):
-                services.agreement_update(user=u, agreement=_agreement_of(client, request), **fields,
-                                          max_size=p.get("max_size") or None)
-                messages.success(request, "Agreement updated; it applies from the next RFQ.")
+                a = services.agreement_update(user=u, agreement=_agreement_of(client, request), **fields,
+                                              max_size=p.get("max_size") or None)
+                verb = "updated"
             else:
-                services.agreement_create(user=u, client=client, **fields, max_size=p.get("max_size") or None)
-                messages.success(request, "Agreement created; it applies from the next RFQ.")
+                a = services.agreement_create(user=u, client=client, **fields, max_size=p.get("max_size") or None)
+                verb = "created"
+            when = "the next RFQ" if a.start <= timezone.now().date() else f"{a.start:%Y-%m-%d}"
+            messages.success(request, f"Agreement #{a.id} {verb}; it applies from {when} to {a.end:%Y-%m-%d}.")
         elif action == "agreement_end":
-            services.agreement_end(user=u, agreement=_agreement_of(client, request))
-            messages.success(request, "Agreement ended.")
+            messages.success(request, services.agreement_end(user=u, agreement=_agreement_of(client, request)).message)
         elif action == "interest":
             services.interest_create(user=u, client=client, scope=p.get("scope"), value=p.get("value"),
                                      side=p.get("side"))
@@ -235,6 +246,26 @@ def import_clients(request: HttpRequest) -> HttpResponse:
     return _import(request, services.clients_import_csv, "client(s)")
 
 
+#: Columns of the tier table: field, header, unit.
+TIER_COLUMNS = (("quote_ttl_seconds", "Quote TTL", "s"), ("review_deadline_seconds", "Review deadline", "s"),
+                ("decision_band_bp", "Decision band", "bp"), ("agreement_min_bp", "Agreement min", "bp"),
+                ("agreement_max_bp", "Agreement max", "bp"))
+#: Columns of each tier in the per-asset-class table: field, header, unit.
+LIMIT_COLUMNS = (("base_spread_bp", "Base spread", "bp"), ("auto_size", "Automatic size", "face"),
+                 ("max_size", "Maximum size", "face"))
+#: The preview lists at most this many of the clients whose suggested tier would change.
+PREVIEW_LIMIT = 100
+
+
+def _number(v: Any) -> str:
+    """A setting as the form shows it: 5.0 -> "5", Decimal 1000000000.00 -> "1,000,000,000"."""
+    if isinstance(v, Decimal):
+        return f"{v:,.2f}".removesuffix(".00")
+    if isinstance(v, float):
+        return f"{v:.10g}"
+    return "" if v is None else str(v)
+
+
 def _settings_values() -> dict[str, Any]:
     s = services.scoring_settings_get()
     v: dict[str, Any] = {f: getattr(s, f) for f in ("weight_volume", "weight_profitability", "weight_flow_quality",
@@ -248,12 +279,27 @@ def _settings_values() -> dict[str, Any]:
     return v
 
 
+def _settings_label(field: str | None, tiers: list[Tier]) -> str:
+    """A settings field's name as the page shows it ("Tier 3 · hy_corp · Automatic size (face)")."""
+    if not field:
+        return ""
+    for t in tiers:
+        for f, head, unit in TIER_COLUMNS:
+            if field == f"tier{t.number}_{f}":
+                return f"Tier {t.number} · {head} ({unit})"
+        for f, head, unit in LIMIT_COLUMNS:
+            prefix, suffix = f"limit{t.number}_", f"_{f}"
+            if field.startswith(prefix) and field.endswith(suffix):
+                return f"Tier {t.number} · {field[len(prefix):-len(suffix)]} · {head} ({unit})"
+    return field.replace("_", " ").capitalize()
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def settings_page(request: HttpRequest) -> HttpResponse:
     if not has_role(request.user, MANAGEMENT):
         raise PermissionDenied("Scoring and tier settings are for management.")
-    values = _settings_values()
+    values = {k: _number(v) for k, v in _settings_values().items()}
     preview = error = None
     status = 200
     if request.method == "POST":
@@ -267,18 +313,27 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         except DeskError as exc:
             error, status = {"field": exc.field, "message": exc.message}, exc.status
     tiers = list(Tier.objects.order_by("number"))
+    if error is not None:
+        error["label"] = _settings_label(error["field"], tiers)
+    bad = error["field"] if error else None
     limits = list(TierLimit.objects.select_related("tier", "asset_class").order_by("asset_class__code", "tier__number"))
     codes = sorted({lim.asset_class.code for lim in limits})
-    tier_rows = [{"tier": t, "inputs": [(f"tier{t.number}_{f}", values.get(f"tier{t.number}_{f}", ""))
-                                        for f in services.TIER_FIELDS]} for t in tiers]
-    sizes = {"base_spread_bp": 5, "auto_size": 11, "max_size": 13}
-    limit_rows = [{"code": c, "inputs": [(f"limit{t.number}_{c}_{f}", values.get(f"limit{t.number}_{c}_{f}", ""),
-                                          sizes[f]) for t in tiers for f in services.LIMIT_FIELDS]} for c in codes]
+
+    def cell(name: str, label: str, kind: str) -> dict[str, Any]:
+        return {"name": name, "value": values.get(name, ""), "label": label, "kind": kind, "invalid": name == bad}
+
+    tier_rows = [{"tier": t, "inputs": [cell(f"tier{t.number}_{f}", f"Tier {t.number} {head} ({unit})", unit)
+                                        for f, head, unit in TIER_COLUMNS]} for t in tiers]
+    limit_rows = [{"code": c, "inputs": [cell(f"limit{t.number}_{c}_{f}", f"Tier {t.number} {c} {head} ({unit})",
+                                              "amount" if unit == "face" else unit)
+                                         for t in tiers for f, head, unit in LIMIT_COLUMNS]} for c in codes]
     from crm.models import ScoringSettings
 
     hist = list(ScoringSettings.history.select_related("history_user").order_by("-history_date")[:20])
     tier_hist = list(Tier.history.select_related("history_user").order_by("-history_date")[:20])
     return render(request, "crm/settings.html", {
         "values": values, "preview": preview, "error": error, "tiers": tiers, "limit_rows": limit_rows,
-        "tier_rows": tier_rows, "settings_history": hist, "tier_history": tier_hist,
+        "tier_rows": tier_rows, "tier_columns": TIER_COLUMNS, "limit_columns": LIMIT_COLUMNS,
+        "preview_changes": preview.changes(limit=PREVIEW_LIMIT) if preview is not None else [],
+        "preview_limit": PREVIEW_LIMIT, "settings_history": hist, "tier_history": tier_hist,
     }, status=status)

@@ -21,13 +21,18 @@ def test_a_small_book_scores_as_computed_by_hand(book) -> None:
     assert result.n_clients == 12
     # Trailing volumes: A 1e6 + 1e6 = 2e6, B 3e6, C 5e5 (its 400-day-old trade ignored), nine at 0.
     # P&L: A 300 + 200 (spread capture without a 1-day markout), B -100, C 50.
-    # Toxicity (5 min): A -(1e6 * -1 + 1e6 * 2) / 2e6 = -0.5, B 3.0, C none -> 0.
+    # Toxicity (5 min), from the mid at booking: the markout from the trade price less the
+    # half-spread the dealer captured. A: client buy at 100 over a 99.95 mid, 5 bp captured,
+    # markout -1 -> the mid moved -6 bp against the dealer; client sell at 50 under a 50.01 mid,
+    # 2 bp captured, markout +2 -> 0. A = -(1e6 * -6 + 1e6 * 0) / 2e6 = 3.0. B: 10 bp captured,
+    # markout -3 -> -13, toxicity 13.0. C none -> 0, as the nine without trades.
+    # Flow quality ranks -toxicity: B 1, A 2, the ten at 0 share 3..12 (7.5).
     # Diversification: A 2 classes, B and C 1, others 0.
     expect = {
-        "CLT0001": (_pct(11), _pct(12), _pct(12), _pct(12)),
+        "CLT0001": (_pct(11), _pct(12), _pct(2), _pct(12)),
         "CLT0002": (_pct(12), _pct(1), _pct(1), _pct(10.5)),
-        "CLT0003": (_pct(10), _pct(11), _pct(6.5), _pct(10.5)),
-        "CLT0009": (_pct(5), _pct(6), _pct(6.5), _pct(5)),
+        "CLT0003": (_pct(10), _pct(11), _pct(7.5), _pct(10.5)),
+        "CLT0009": (_pct(5), _pct(6), _pct(7.5), _pct(5)),
     }
     for code, (v, p, q, d) in expect.items():
         c = Client.objects.select_related("latest_score").get(code=code)
@@ -36,10 +41,31 @@ def test_a_small_book_scores_as_computed_by_hand(book) -> None:
         assert c.score == pytest.approx(0.25 * v + 0.35 * p + 0.30 * q + 0.10 * d)
     a = Client.objects.select_related("latest_score").get(code="CLT0001")
     assert a.latest_score.notional == pytest.approx(2e6) and a.latest_score.pnl == pytest.approx(500.0)
-    assert a.latest_score.toxicity_bp == pytest.approx(-0.5) and a.latest_score.n_asset_classes == 2
-    assert a.score == pytest.approx(97.7272727) and a.suggested_tier == 1  # >= 80
-    assert Client.objects.get(code="CLT0003").suggested_tier == 2  # 75.9: >= 50
+    assert a.latest_score.toxicity_bp == pytest.approx(3.0) and a.latest_score.n_asset_classes == 2
+    assert Client.objects.select_related("latest_score").get(code="CLT0002").latest_score.toxicity_bp == \
+        pytest.approx(13.0)
+    assert a.score == pytest.approx(70.4545454) and a.suggested_tier == 2  # < 80, >= 50
+    assert Client.objects.get(code="CLT0003").suggested_tier == 2  # 78.6: >= 50
     assert Client.objects.get(code="CLT0002").suggested_tier == 3  # 33.6
+
+
+def test_flow_quality_does_not_reward_the_spread_a_client_pays(book) -> None:
+    """Regression: flow quality ranked the 5-minute markout from the trade price, which holds the
+    half-spread the client paid; Tier 1 clients (the tightest quotes) came last whatever their
+    flow did, and none of the demo's Tier 1 clients could reach the Tier 1 threshold."""
+    from tests.crm.factories import trade
+
+    # Both clients' trades are followed by the same mid move: +1 bp for the dealer after 5 minutes.
+    # CLT0001 paid 2 bp (markout from its price 3 bp), CLT0007 paid 20 bp (markout 21 bp).
+    trade("CLT0001", "ig_corp", side="buy", qty="1000000", price="100.02", mid="100", pnl_1d=300.0,
+          markout_5m_bp=2.0 / 100.02 * 100 + 1.0)
+    trade("CLT0007", "ig_corp", side="buy", qty="1000000", price="100.2", mid="100", pnl_1d=300.0,
+          markout_5m_bp=20.0 / 100.2 * 100 + 1.0)
+    services.scores_recompute()
+    tight = Client.objects.select_related("latest_score").get(code="CLT0001").latest_score
+    wide = Client.objects.select_related("latest_score").get(code="CLT0007").latest_score
+    assert tight.toxicity_bp == pytest.approx(-1.0) and wide.toxicity_bp == pytest.approx(-1.0)
+    assert tight.flow_quality == pytest.approx(wide.flow_quality)
 
 
 def test_every_run_is_kept_as_history_with_the_trend(book) -> None:

@@ -60,11 +60,11 @@ def test_edit_and_end_an_agreement_are_audited(book) -> None:
     with pytest.raises(DeskError):
         services.agreement_update(user=rm2, agreement=a, scope="all", value=None, spread_adjustment_bp=50,
                                   start=str(a.start), end=str(a.end))
-    services.agreement_end(user=rm2, agreement=a)
+    ended = services.agreement_end(user=rm2, agreement=a)
     a.refresh_from_db()
-    assert a.end == TODAY - timedelta(days=1)
+    assert ended.outcome == "ended" and a.end == TODAY - timedelta(days=1)  # stops applying today, kept
     future = _agreement(book, start=str(TODAY + timedelta(days=100)), end=str(TODAY + timedelta(days=120)))
-    assert services.agreement_end(user=rm2, agreement=future) is None
+    assert services.agreement_end(user=rm2, agreement=future).outcome == "removed"  # it never applied
     assert not Agreement.objects.filter(id=future.id).exists()
     audit = selectors.client_audit(client=book.client("CLT0007"))
     lines = [(e["who"], e["what"], e["action"], {c["field"]: (c["before"], c["after"]) for c in e["changes"]})
