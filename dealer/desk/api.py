@@ -330,7 +330,7 @@ class SwitchIn(serializers.Serializer):
     name = serializers.ChoiceField(choices=["kill", "stress"])
     scope = serializers.CharField(help_text='"desk" or an asset class code.')
     on = serializers.BooleanField()
-    reason = serializers.CharField(required=False, allow_blank=True)
+    reason = serializers.CharField(max_length=200, help_text="Why the switch is turned on or off (required both ways).")
 
 
 class SwitchOut(serializers.Serializer):
@@ -360,7 +360,7 @@ class SwitchView(APIView):
         extra = sorted(set(body) - {"name", "scope", "on", "reason"})
         if extra:
             raise DeskError("Unknown field.", field=extra[0])
-        for f in ("name", "scope", "on"):
+        for f in ("name", "scope", "on", "reason"):
             if f not in body:
                 raise DeskError("This field is required.", field=f)
         switch = services.switch_set(user=request.user, name=body["name"], scope=str(body["scope"]), on=body["on"],

@@ -3,7 +3,10 @@
 `GET /api/desk/axes/` (desk, management; `?all=1` includes retired ones), `POST /api/desk/axes/`
 (traders, senior traders) `{"isin", "side", "quantity", "note"?}` -> 201 with the axe;
 `PATCH /api/desk/axes/{id}/` `{"side"?, "quantity"?, "note"?}`; `POST /api/desk/axes/{id}/retire/`;
-`GET /api/desk/rfqs/{id}/context/` (desk, management) -> the cockpit context.
+`GET /api/desk/rfqs/{id}/context/` (desk, management) -> the cockpit context;
+`GET /api/desk/book/` (desk, management) -> `{"book_risk", "rows"}`, with `?include=hedges` also
+`"hedges"` (the latest hedge decisions with their orders, as the book page shows them) and with
+`?include=axe_offers` `"axe_offers"` (comma-separated for both): the book page's re-sync.
 """
 from __future__ import annotations
 
@@ -113,10 +116,27 @@ class CockpitContext(APIView):
 class BookView(APIView):
     permission_classes = [IsDeskOrManagement]
 
-    @extend_schema(operation_id="desk_book", responses={200: OpenApiResponse(description="Positions with P&L and daily risk."),
-                                                        **error_responses(401, 403)})
+    INCLUDES = ("hedges", "axe_offers")
+
+    @extend_schema(operation_id="desk_book", parameters=[OpenApiParameter(
+                       "include", str, description='Comma-separated: "hedges" (the latest hedge decisions with their orders), '
+                                                   '"axe_offers" (open axes with the clients whose interests match).')],
+                   responses={200: OpenApiResponse(description="Positions with P&L and daily risk."),
+                              **error_responses(400, 401, 403)})
     def get(self, request: Request) -> Response:
         from dealer.desk.book import position_rows
         from dealer.desk.book_risk import with_risk
 
-        return Response(with_risk(position_rows()))
+        include = {p.strip() for p in request.query_params.get("include", "").split(",") if p.strip()}
+        unknown = sorted(include - set(self.INCLUDES))
+        if unknown:
+            raise DeskError(f"Unknown part {unknown[0]!r}: use {', '.join(self.INCLUDES)}.", field="include")
+        body = with_risk(position_rows())
+        if include:
+            from dealer.hedging.selectors import axe_offers, recent_decisions
+
+            if "hedges" in include:
+                body["hedges"] = recent_decisions()
+            if "axe_offers" in include:
+                body["axe_offers"] = axe_offers()
+        return Response(body)

@@ -616,8 +616,9 @@ def record_markouts(*, now: datetime | None = None, mids: dict[int, float] | Non
 
 # --- switches --------------------------------------------------------------------------------
 
-def switch_set(*, user: Any, name: str, scope: str, on: Any, reason: str = "") -> Switch:
-    """Flip the kill or stress switch for the desk or one asset class (audited)."""
+def switch_set(*, user: Any, name: str, scope: str, on: Any, reason: str) -> Switch:
+    """Flip the kill or stress switch for the desk or one asset class (audited, with the person's
+    reason: turning it on or off, the log says why)."""
     if not has_role(user, SENIOR_TRADER, MANAGEMENT):
         raise Forbidden("Only senior traders and management flip the desk's switches.")
     if name not in ("kill", "stress"):
@@ -626,10 +627,13 @@ def switch_set(*, user: Any, name: str, scope: str, on: Any, reason: str = "") -
         raise DeskError(f"Unknown scope {scope!r}: use \"desk\" or an asset class code.", field="scope")
     if not isinstance(on, bool):
         raise DeskError("Must be true or false.", field="on")
-    if len(reason or "") > 200:
+    reason = (reason or "").strip()
+    if not reason:
+        raise DeskError(f"Say why you turn {name} {'on' if on else 'off'} for {scope}.", field="reason")
+    if len(reason) > 200:
         raise DeskError("At most 200 characters.", field="reason")
     with transaction.atomic():
-        fields = {"on": on, "reason": reason or "", "changed_by": user, "changed_at": timezone.now()}
+        fields = {"on": on, "reason": reason, "changed_by": user, "changed_at": timezone.now()}
         switch = Switch.objects.select_for_update().filter(name=name, scope=scope).first()
         if switch is None:
             switch = Switch.objects.create(name=name, scope=scope, **fields)

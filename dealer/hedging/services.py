@@ -8,6 +8,10 @@ settings, market snapshot), decides all in one call of `pricing.hedging.decide_h
 writes decisions and orders in bulk. Whoever creates orders holds the HedgeSettings row lock
 while it checks the desk's limits and writes, so that the day's limit sees every order before.
 
+Events: every change a person on the desk sees (a decision with its orders, a fill, an order
+cancelled, rejected or re-timed) goes to the `desk` group after commit through `_publish`; the
+shapes are in `dealer.desk.events`.
+
 Locks: `fill_attempt` holds the order row (`select_for_update`) while it draws, books the fill,
 moves the position and bumps `attempts`, all in one transaction; the fill's key is
 `<order id>:<attempt>`, unique, so a redelivered task after a crash replays the same attempt and
@@ -41,6 +45,12 @@ from pricing.impact import almgren_chriss
 
 LOT = Decimal("1000")
 MAX_ATTEMPTS_WITHOUT_FILL = 30
+
+
+def _publish(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Send `messages` (group, event) after the current transaction commits, in order, in one
+    round trip; nothing if it rolls back."""
+    transaction.on_commit(lambda: publish_many(messages))
 
 
 def _q(x: float) -> Decimal:
@@ -296,9 +306,10 @@ def _decide_batch(trade_id: int | None, window: timedelta = CLAIM_WINDOW, *, run
         HedgeDecision.objects.bulk_create([d for d, _ in plans])
         created = _write_orders(parents, leaves)
         limits.created(created)
-        messages = [("desk", {"type": "hedge", "trade_id": d.trade_id, "decision": d.decision, "reason": d.reason})
-                    for d, _ in plans]
-        transaction.on_commit(lambda: publish_many(messages))  # the batch's pushes in one round trip
+        order_ids: dict[int, list[int]] = {}
+        for o in created:
+            order_ids.setdefault(o.decision_id, []).append(o.id)
+        _publish([("desk", events.hedge_decided(d, order_ids.get(d.id, []))) for d, _ in plans])
     if run and len(trades) < CLAIM_LIMIT:
         # Committed: every trade booked before `now - SEEN_MARGIN` and committed by the claim is
         # decided, here or by the batch that held it.
@@ -513,6 +524,7 @@ def fill_attempt(*, order_id: int, now: datetime | None = None, venues: list[Any
                 order.status = "rejected"
                 order.reason = "no venue filled the order"
                 order.save(update_fields=["attempts", "status", "reason"])
+                _publish([("desk", events.hedge_order_changed(order, "reject"))])
             else:  # only the attempt count moves: no history row for every miss
                 HedgeOrder.objects.filter(id=order.id).update(attempts=attempt)
             return None
@@ -530,10 +542,8 @@ def fill_attempt(*, order_id: int, now: datetime | None = None, venues: list[Any
                 parent.status = "filled"
             parent.save(update_fields=["filled", "status"])
         position = position_apply(instrument_id=inst.id, desk_qty=qty if order.side == "buy" else -qty, price=price)
-        messages = [("desk", {"type": "hedge.fill", "order_id": order.id, "quantity": f"{qty:.2f}",
-                              "price": f"{price:.6f}"}),
-                    ("desk", {"type": "position", "position": position_event(position)})]
-        transaction.on_commit(lambda: publish_many(messages))
+        _publish([("desk", events.hedge_filled(order, qty, price)),
+                  ("desk", {"type": "position", "position": position_event(position)})])
     return fill
 
 
@@ -575,7 +585,7 @@ def order_cancel(*, user: Any, order_id: int) -> HedgeOrder:
         order.status = "cancelled"
         order.save(update_fields=["status"])
         _audit(order.decision, user, "cancel", {"order_id": order.id, "filled": str(order.filled)})
-        events.desk_event({"type": "hedge.order", "order_id": order.id, "status": "cancelled"})
+        _publish([("desk", events.hedge_order_changed(order, "cancel"))])
     return order
 
 
@@ -629,6 +639,7 @@ def schedule_change_horizon(*, user: Any, order_id: int, hours: Any) -> HedgeOrd
         parent = _lock_schedule(order_id)
         _replan(parent.decision, parent, user, hours=h, now_qty=None)
         _audit(parent.decision, user, "change_horizon", {"order_id": parent.id, "hours": h})
+        _publish([("desk", events.hedge_order_changed(parent, "horizon"))])
     return parent
 
 
@@ -649,4 +660,5 @@ def schedule_hedge_now(*, user: Any, order_id: int, quantity: Any = None) -> Hed
         hours = HedgeSettings.current().schedule_horizon_hours if qty is not None else None
         _replan(parent.decision, parent, user, hours=hours, now_qty=qty)
         _audit(parent.decision, user, "hedge_now", {"order_id": parent.id, "quantity": str(qty) if qty else "all"})
+        _publish([("desk", events.hedge_order_changed(parent, "hedge_now"))])
     return parent

@@ -1,6 +1,9 @@
-/* The book: positions with P&L and daily risk (refreshed on every position event), axes
-   (create, edit, retire for traders and senior traders) and the kill and stress switches
-   (senior traders and management), all over the REST API with the CSRF token. */
+/* The book: positions with P&L and daily risk, axes (create, edit, retire for traders and senior
+   traders), the kill and stress switches (senior traders and management: a reason and a
+   confirmation each way), hedges and axes to offer (drawn by desk-hedges.js), all over the REST
+   API with the CSRF token. Live over /ws/desk/: axe and switch events carry their rows; position,
+   booked-RFQ and hedge events (`hedge`, `hedge.fill`, `hedge.order`) mark parts of the page stale,
+   fetched again together, debounced; every (re)connection re-syncs everything. */
 (function () {
   "use strict";
   const D = window.Desk;
@@ -20,7 +23,7 @@
   function renderPositions(bookRisk) {
     const tb = document.querySelector("#positions tbody");
     tb.innerHTML = positions.length ? positions.map((p) => `<tr data-isin="${D.esc(p.isin)}">
-      <td>${D.esc(p.isin)}</td><td>${D.esc(p.description)}</td><td>${D.esc(p.asset_class)}</td>
+      <td>${D.esc(p.isin)}</td><td class="desc">${D.esc(p.description)}</td><td>${D.esc(p.asset_class)}</td>
       <td class="num qty" data-quantity="${p.quantity}">${D.qty(p.quantity)}</td><td class="num">${D.price(p.avg_price)}</td>
       <td class="num">${D.price(p.mid)}</td><td class="num">${D.money(p.realized_pnl)}</td><td class="num">${D.money(p.unrealized_pnl)}</td>
       <td class="num">${D.money(p.notional)}</td><td class="num">${D.money(p.risk)}</td><td class="num">${D.money(p.risk_contribution)}</td>
@@ -77,18 +80,57 @@
   function renderSwitches() {
     document.querySelector("#switches tbody").innerHTML = switches.map((s) => `<tr data-switch="${D.esc(s.name)}:${D.esc(s.scope)}">
       <td>${D.esc(s.name)}</td><td>${D.esc(s.scope)}</td><td><span class="status ${s.on ? "switch-on" : "switch-off"}">${s.on ? "on" : "off"}</span></td>
-      <td>${D.esc(s.reason)}</td><td>${D.esc(s.changed_by || "")}</td><td>${s.changed_at ? D.esc(s.changed_at.slice(0, 19).replace("T", " ")) : ""}</td></tr>`).join("")
+      <td class="reason">${D.esc(s.reason)}</td><td>${D.esc(s.changed_by || "")}</td>
+      <td class="when" title="${D.esc(s.changed_at || "")}">${D.esc(D.time(s.changed_at))}</td></tr>`).join("")
       || '<tr class="empty"><td colspan="6" class="muted">Every switch is off.</td></tr>';
   }
 
-  async function loadBook() {
-    const body = await D.api("/api/desk/book/");
-    positions = body.rows;
-    renderPositions(body.book_risk);
+  /* Parts of the page to fetch again: `book` (positions), `hedges`, `offers` (axes to offer). One
+     GET of the book carries the hedges and the offers with it when they are stale too. */
+  const H = window.DeskHedges;
+  const stale = { book: false, hedges: false, offers: false };
+  async function fetchStale() {
+    const want = Object.assign({}, stale);
+    stale.book = stale.hedges = stale.offers = false;
+    const include = [want.hedges && "hedges", want.offers && "axe_offers"].filter(Boolean);
+    if (want.book || want.hedges) {
+      const body = await D.api("/api/desk/book/" + (include.length ? "?include=" + include.join(",") : ""));
+      positions = body.rows;
+      renderPositions(body.book_risk);
+      if (body.hedges && H) H.render(body.hedges);
+      if (body.axe_offers && H) H.renderOffers(body.axe_offers);
+    } else if (want.offers && H) {
+      H.renderOffers((await D.api("/api/desk/axe-offers/")).results);
+    }
   }
+  let running = null;
+  let timer = null;
+  /* Fetch what is stale until nothing is (events arriving meanwhile are fetched after). */
+  function refresh() {
+    clearTimeout(timer);
+    if (!running) {
+      running = (async () => {
+        try {
+          while (stale.book || stale.hedges || stale.offers) await fetchStale();
+        } finally { running = null; }
+      })();
+    }
+    return running;
+  }
+  function refreshSoon(parts, delay) {
+    parts.forEach((p) => { stale[p] = true; });
+    if (running) return; // the loop picks them up
+    clearTimeout(timer);
+    timer = setTimeout(() => refresh().catch((e) => console.warn(e)), delay === undefined ? 150 : delay);
+  }
+  document.addEventListener("desk:hedges-stale", () => refreshSoon(["book", "hedges"], 0));
+
   async function loadAxes() { axes = (await D.api("/api/desk/axes/")).results; renderAxes(); }
   async function loadSwitches() { switches = (await D.api("/api/desk/switches/")).results; renderSwitches(); }
-  function sync() { return Promise.all([loadBook(), loadAxes(), loadSwitches()]).catch((e) => console.warn(e)); }
+  function sync() {
+    stale.book = stale.hedges = stale.offers = true;
+    return Promise.all([refresh(), loadAxes(), loadSwitches()]).catch((e) => console.warn(e));
+  }
 
   const axeForm = $("axe-form");
   if (axeForm) {
@@ -125,29 +167,89 @@
     } catch (e) { say("axe-message", e.message, "error"); }
   });
 
+  /* A flip is two steps: the button names the switch, scope and reason and asks what it will do;
+     only "Yes" sends it. Changing the form meanwhile withdraws the question. */
   const switchForm = $("switch-form");
-  if (switchForm) {
-    switchForm.querySelectorAll("button[data-switch]").forEach((b) => b.addEventListener("click", async () => {
+  const confirmBox = $("switch-confirm");
+  let armed = null;
+  function consequence(name, scope, on) {
+    const where = scope === "desk" ? "the whole desk" : scope;
+    if (name === "kill") {
+      return on ? `Stop automatic quoting for ${where}? RFQs will go to review.`
+        : `Resume automatic quoting for ${where}? RFQs up to each tier's automatic size will be quoted without review again.`;
+    }
+    if (scope === "desk") {
+      return on ? "Put the whole desk in the stressed regime? The market simulator turns stressed and every quote widens by the stress add-on."
+        : "End the stressed regime for the whole desk? The market simulator calms and quotes lose the stress add-on.";
+    }
+    return on ? `Price ${where} as stressed? Its quotes widen by the stress add-on.`
+      : `End stressed pricing for ${where}? Its quotes lose the stress add-on.`;
+  }
+  function disarm() {
+    armed = null;
+    if (confirmBox) confirmBox.hidden = true;
+    switchForm.querySelectorAll("button[data-switch]").forEach((b) => { b.disabled = false; });
+  }
+  if (switchForm && confirmBox) {
+    const reasonInput = switchForm.elements.reason;
+    switchForm.querySelectorAll("button[data-switch]").forEach((b) => b.addEventListener("click", () => {
       const f = Object.fromEntries(new FormData(switchForm).entries());
       const on = b.dataset.switch === "on";
-      if (on && !f.reason.trim()) { say("switch-message", "reason: say why you turn the switch on.", "error"); return; }
-      try {
-        const s = await D.api("/api/desk/switches/", { method: "POST", body: { name: f.name, scope: f.scope, on, reason: f.reason } });
-        say("switch-message", `${s.name} ${s.scope} is ${s.on ? "on" : "off"} (${s.changed_by}).`, "ok");
-        await loadSwitches();
-      } catch (e) { say("switch-message", e.message, "error"); }
+      const reason = (f.reason || "").trim();
+      if (!reason) {
+        disarm();
+        say("switch-message", `reason: say why you turn ${f.name} ${on ? "on" : "off"} for ${f.scope}.`, "error");
+        reasonInput.classList.add("required");
+        reasonInput.focus();
+        return;
+      }
+      reasonInput.classList.remove("required");
+      armed = { name: f.name, scope: f.scope, on, reason };
+      const current = switches.find((s) => s.name === f.name && s.scope === f.scope);
+      const already = current && current.on === on ? ` It is already ${on ? "on" : "off"}: only the reason changes.` : "";
+      $("switch-confirm-text").textContent = consequence(f.name, f.scope, on);
+      $("switch-confirm-detail").textContent = `${f.name} ${on ? "on" : "off"} for ${f.scope}, because: “${reason}”.${already}`;
+      const yes = $("switch-confirm-yes");
+      yes.textContent = `Yes, turn ${f.name} ${on ? "on" : "off"} for ${f.scope}`;
+      yes.className = on ? "danger" : "";
+      confirmBox.hidden = false;
+      switchForm.querySelectorAll("button[data-switch]").forEach((x) => { x.disabled = true; });
+      say("switch-message", "");
+      yes.focus();
     }));
+    switchForm.addEventListener("input", () => { if (armed) { disarm(); say("switch-message", "Changed: nothing was sent.", "info"); } });
+    $("switch-confirm-no").addEventListener("click", () => { disarm(); say("switch-message", "Nothing was changed.", "info"); reasonInput.focus(); });
+    confirmBox.addEventListener("keydown", (ev) => { if (ev.key === "Escape") $("switch-confirm-no").click(); });
+    $("switch-confirm-yes").addEventListener("click", async () => {
+      if (!armed) return;
+      const flip = armed;
+      $("switch-confirm-yes").disabled = true;
+      try {
+        const s = await D.api("/api/desk/switches/", { method: "POST", body: flip });
+        reasonInput.value = "";
+        say("switch-message", `${s.name} ${s.scope} is ${s.on ? "on" : "off"} (${s.changed_by}): ${s.reason}`, "ok");
+        const i = switches.findIndex((x) => x.name === s.name && x.scope === s.scope);
+        if (i >= 0) switches[i] = s; else switches.push(s);
+        renderSwitches();
+      } catch (e) {
+        say("switch-message", e.message, "error");
+      } finally {
+        $("switch-confirm-yes").disabled = false;
+        disarm();
+      }
+    });
   }
 
-  let pending = null;
   function onEvent(m) {
     if (m.type === "position" || (m.type === "rfq" && m.rfq.status === "booked")) {
-      clearTimeout(pending);
-      pending = setTimeout(() => loadBook().catch(() => {}), 100);
+      refreshSoon(["book"]);
+    } else if (m.type === "hedge" || m.type === "hedge.fill" || m.type === "hedge.order") {
+      refreshSoon(["book", "hedges"]);
     } else if (m.type === "axe") {
       const i = axes.findIndex((a) => a.id === m.axe.id);
       if (i >= 0) axes[i] = m.axe; else axes.unshift(m.axe);
       renderAxes();
+      refreshSoon(["offers"]);
     } else if (m.type === "switch") {
       const i = switches.findIndex((s) => s.name === m.switch.name && s.scope === m.switch.scope);
       if (i >= 0) switches[i] = m.switch; else switches.push(m.switch);

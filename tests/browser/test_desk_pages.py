@@ -362,6 +362,7 @@ def test_the_book_page_manages_axes_and_switches(book, live, login) -> None:
     page.select_option("#switch-form select[name=scope]", "hy_corp")
     page.fill("#switch-form input[name=reason]", "bad prints")
     page.click('#switch-form button[data-switch="on"]')
+    page.click("#switch-confirm-yes")  # each flip is confirmed (tests/browser/test_hedge_pages.py)
     page.wait_for_selector('#switches tr[data-switch="kill:hy_corp"] .switch-on')
     switch = Switch.objects.get(name="kill", scope="hy_corp")
     assert switch.on and switch.changed_by.username == "senior1" and switch.reason == "bad prints"

@@ -309,14 +309,21 @@ def test_the_kill_switch_stops_automatic_quoting_and_is_audited(book, clients) -
     assert "kill switch" in wait_status(api, killed, "pending_review")["reason"]
     other = _send(api, book.isin("govt"), rid="k2")
     wait_status(api, other, "quoted")
-    senior.post("/api/desk/switches/", {"name": "kill", "scope": "ig_corp", "on": False}, format="json")
+    for body in ({"name": "kill", "scope": "ig_corp", "on": False}, {"name": "kill", "scope": "ig_corp", "on": False, "reason": " "}):
+        refused = senior.post("/api/desk/switches/", body, format="json")  # off needs its own reason too
+        assert refused.status_code == 400 and "reason" in refused.json()["errors"], refused.content
+    assert Switch.objects.get(name="kill", scope="ig_corp").on is True
+    off = senior.post("/api/desk/switches/", {"name": "kill", "scope": "ig_corp", "on": False, "reason": "prints fixed"},
+                      format="json")
+    assert off.status_code == 200 and off.json()["reason"] == "prints fixed"
     again = _send(api, book.isin("ig_corp"), rid="k3")
     wait_status(api, again, "quoted")
     switch = Switch.objects.get(name="kill", scope="ig_corp")
     assert switch.history.count() == 2
     listing = senior.get("/api/desk/switches/").json()["results"]
     assert {"name": "kill", "scope": "ig_corp"}.items() <= next(s for s in listing if s["scope"] == "ig_corp").items()
-    assert senior.post("/api/desk/switches/", {"name": "kill", "scope": "nowhere", "on": True}, format="json").status_code == 400
+    assert senior.post("/api/desk/switches/", {"name": "kill", "scope": "nowhere", "on": True, "reason": "x"},
+                       format="json").status_code == 400
 
 
 def test_a_worker_killed_mid_pricing_strands_nothing(book, clients) -> None:

@@ -78,11 +78,11 @@ def test_limits_agreements_positions_axes_switches_and_stress_apply_to_the_next_
     axed = _price(client, isin)
     assert axed.quote.components["axe"] != long_book.quote.components["axe"]
 
-    services.switch_set(user=book.user("senior1"), name="stress", scope="desk", on=True)
+    services.switch_set(user=book.user("senior1"), name="stress", scope="desk", on=True, reason="test")
     stressed = _price(client, isin)
     assert stressed.quote.price > axed.quote.price
 
-    services.switch_set(user=book.user("senior1"), name="kill", scope="ig_corp", on=True)
+    services.switch_set(user=book.user("senior1"), name="kill", scope="ig_corp", on=True, reason="test")
     killed = _price(client, isin)
     assert killed.status == "pending_review"
     assert Quote.objects.filter(rfq=killed, status="active").count() == 0
