@@ -74,7 +74,7 @@ class Profitability(APIView):
         scope = selectors.scope_for(request.user)
         f = selectors.parse_filters(request.query_params, scope=scope, groups=selectors.API_GROUPS,
                                     default_group="client" if not scope.is_desk else "tier")
-        report = selectors.profitability(scope=scope, f=f)
+        report = selectors.profitability(scope=scope, f=f, hedges=False)  # the contract's pnl: client trades
         rows = [{"key": r["key"], "trades": r["trades"], "volume": f"{r['volume']:.2f}", "pnl": f"{r['pnl']:.2f}"}
                 for r in report["results"]]
         t = report["total"]

@@ -11,7 +11,11 @@ P&L of a trade (dealer's view, currency; `q` the face, prices per 100 face):
   total P&L                 = the trade's 1-day markout `pnl` ((mid_1d - price) dealer-signed),
                               or the spread capture while the 1-day markout is not yet recorded;
   inventory P&L while held  = total P&L - spread capture (0 until the 1-day markout lands);
-  hedge P&L                 = 0 until hedging is built (dealer.hedging).
+  hedge P&L                 = realized + unrealized P&L of the trade's hedge fills (dealer.hedging,
+                              attributed through HedgeOrder.decision.trade) marked at the current
+                              mid. The mark moves with the market, so `HedgeRollup` keeps the
+                              fills' signed quantity and signed cost per hedge instrument, and
+                              readers mark them: sum(qty) * mid - sum(cost), per unit of price.
 """
 from __future__ import annotations
 
@@ -71,6 +75,8 @@ class RollupState(models.Model):
     refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last nightly refresh (markouts landed).")
     hits_updated_at = models.DateTimeField(
         null=True, blank=True, help_text="RFQ outcomes up to this time (less a margin) are in the hit rollups.")
+    hedges_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="Hedge fills stamped before this time are in the hedge rollups.")
 
 
 # --- coarser rollups derived from DailyRollup -----------------------------------------------------
@@ -191,3 +197,27 @@ class HitDeskRollup(HitMeasures):
         constraints = [models.UniqueConstraint(
             fields=["day", "tier", "asset_class", "sector", "size_bucket", "distance_bucket", "p_bin"],
             name="hitdesk_unique")]
+
+
+# --- hedges --------------------------------------------------------------------------------------
+# One row per (UTC day the client trade was booked, its client, tier, asset class, sector, hedge
+# instrument) and catch-up: the fills of the hedges the trades caused. Like HitRollup, a catch-up
+# adds rows of its own (readers sum the rows of a key), so no unique index; a day's rows are only
+# rewritten whole, under the rollup lock.
+
+class HedgeRollup(models.Model):
+    day = models.DateField(help_text="The UTC day the client trade that caused the hedge was booked.")
+    client = models.ForeignKey("crm.Client", on_delete=models.CASCADE, related_name="+")
+    tier = models.PositiveSmallIntegerField(help_text="The client's tier at the trade.")
+    asset_class = models.CharField(max_length=20, help_text="Of the client trade's instrument.")
+    sector = models.CharField(max_length=40, blank=True, help_text="Of the client trade's instrument.")
+    instrument = models.ForeignKey("market.Instrument", on_delete=models.CASCADE, related_name="+",
+                                   help_text="The hedge instrument.")
+    fills = models.IntegerField(default=0)
+    qty = models.DecimalField(max_digits=22, decimal_places=2, default=0,
+                              help_text="Desk-signed quantity filled (hedge buys positive).")
+    cost = models.FloatField(default=0.0, help_text="Desk-signed sum of quantity * fill price.")
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="hedgerollup_day"),
+                   models.Index(fields=["client", "day"], name="hedgerollup_client_day")]

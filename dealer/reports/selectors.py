@@ -6,7 +6,8 @@ client days at the edges of the range when one is (client days alone for daily o
 periods), and the per-instrument `DailyRollup` only when a client view also needs the sector.
 Hit ratios and calibration read the hit rollups over at most `HIT_WINDOW_DAYS`. The few reads
 that are not rollups are bounded: the trades behind one drill-down key (paginated), Tier 1
-decisions (a small table), and the current positions.
+decisions (a small table), and the current positions (and current mids, which mark the hedge
+rollups: `hedge_pnl`).
 
 Scoping: management sees everything; a relationship manager the same figures for their own
 clients only; traders desk-level figures (no per-client or per-RM grouping); API clients nothing.
@@ -19,17 +20,20 @@ from datetime import date, datetime, time as dtime, timedelta, timezone as dt_tz
 from decimal import Decimal
 from typing import Any, Mapping
 
-from django.db.models import F, FloatField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Case, DecimalField, ExpressionWrapper, F, FloatField, OuterRef, QuerySet, Subquery, Sum, Value, When,
+)
 from django.db.models.functions import Coalesce, TruncMonth, TruncQuarter, TruncWeek
 from django.utils import timezone
 
 from crm.models import Client
 from dealer.desk.models import Decision, Markout, Trade
 from dealer.errors import DeskError, Forbidden
+from dealer.hedging.models import HedgeFill
 from dealer.market.models import AssetClass, Instrument
 from dealer.reports.models import (
     DISTANCE_BUCKETS, HORIZONS, P_BINS, SIZE_BUCKETS, ClientDayRollup, ClientMonthRollup, DailyRollup,
-    DeskDayRollup, HitDeskRollup, HitRollup, RollupState,
+    DeskDayRollup, HedgeRollup, HitDeskRollup, HitRollup, RollupState,
 )
 from dealer.roles import API_CLIENT, MANAGEMENT, RM, SENIOR_TRADER, TRADER, has_role
 
@@ -268,33 +272,109 @@ def _money(x: float | None) -> float:
     return round(float(x or 0.0), 2)
 
 
-def profitability(*, scope: Scope, f: Filters) -> dict[str, Any]:
-    """P&L, volume and trade counts grouped by `f.group_by`, with the attribution of the P&L."""
+def profitability(*, scope: Scope, f: Filters, hedges: bool = True) -> dict[str, Any]:
+    """P&L, volume and trade counts grouped by `f.group_by`, with the attribution of the P&L.
+
+    `pnl` is the client trades' P&L (spread capture + inventory, as the rollups define it);
+    `hedge_pnl` the P&L of the hedges those trades caused (`hedge_pnl()`, 0 with `hedges=False`)
+    and `net_pnl` their sum. `unmarked_hedges` lists hedge instruments without a current mid
+    (their fills are left out of `hedge_pnl`)."""
     parts = rollup_parts(scope=scope, f=f, client=f.group_by in ("client", "rm"), sector=f.group_by == "sector",
                          daily=f.group_by == "period" and f.period in ("day", "week"))
     rows = rollup_sums(parts, {"key": _key_expr(f)}, {"trades": "trades", "volume": "volume", "pnl": "pnl",
                                                       "spread_pnl": "spread_pnl", "notional": "notional"})
     rows.sort(key=lambda r: (r["key"] is None, r["key"]))
+    hedge, unmarked = hedge_pnl(scope=scope, f=f) if hedges else ({}, [])
     results = []
     for r in rows:
         pnl, spread = _money(r["pnl"]), _money(r["spread_pnl"])
+        key = _key_out(r["key"])
+        h = _money(hedge.pop(key, 0.0))
         results.append({
-            "key": _key_out(r["key"]), "trades": int(r["trades"] or 0), "volume": Decimal(r["volume"] or 0),
-            "pnl": pnl, "spread_pnl": spread, "inventory_pnl": round(pnl - spread, 2), "hedge_pnl": 0.0,
-            "notional": _money(r["notional"]),
+            "key": key, "trades": int(r["trades"] or 0), "volume": Decimal(r["volume"] or 0),
+            "pnl": pnl, "spread_pnl": spread, "inventory_pnl": round(pnl - spread, 2), "hedge_pnl": h,
+            "net_pnl": round(pnl + h, 2), "notional": _money(r["notional"]),
             "pnl_bp": round(pnl / r["notional"] * 1e4, 2) if r["notional"] else 0.0,
         })
+    for key, v in hedge.items():  # hedges of trades the rollups have not taken in yet
+        h = _money(v)
+        results.append({"key": key, "trades": 0, "volume": Decimal(0), "pnl": 0.0, "spread_pnl": 0.0,
+                        "inventory_pnl": 0.0, "hedge_pnl": h, "net_pnl": h, "notional": 0.0, "pnl_bp": 0.0})
     if f.group_by in ("client", "rm", "sector"):
-        results.sort(key=lambda r: -r["pnl"])  # league tables: best first
+        results.sort(key=lambda r: -r["net_pnl"])  # league tables: best first
     total = {
         "trades": sum(r["trades"] for r in results),
         "volume": sum((r["volume"] for r in results), Decimal(0)),
         "pnl": round(sum(r["pnl"] for r in results), 2),
         "spread_pnl": round(sum(r["spread_pnl"] for r in results), 2),
         "inventory_pnl": round(sum(r["inventory_pnl"] for r in results), 2),
-        "hedge_pnl": 0.0,
+        "hedge_pnl": round(sum(r["hedge_pnl"] for r in results), 2),
+        "net_pnl": round(sum(r["net_pnl"] for r in results), 2),
     }
-    return {"results": results, "total": total}
+    return {"results": results, "total": total, "unmarked_hedges": unmarked}
+
+
+# --- hedge P&L -----------------------------------------------------------------------------------
+# A hedge order belongs to the hedge decision of one client trade (HedgeOrder.decision.trade), so
+# each hedge fill is attributed to the trade that caused it, and through the trade to its client,
+# tier, RM, asset class, sector and booking day: the keys of `HedgeRollup`.
+#
+# Hedge P&L of a fill = desk-signed quantity x (current mid - fill price) x money per unit, where
+# desk-signed is + for a hedge buy and - for a sell, and money per unit is 1/100 (face quoted per
+# 100) or 1 for credit ETFs (shares), as dealer.hedging sizes them. Summed over the fills of a
+# trade this is the realized plus unrealized P&L of its hedges marked at the current mid: a pair of
+# offsetting fills leaves (p_sell - p_buy) x q, realized; an open remainder is marked to mid. The
+# rollup keeps sum(qty) and sum(qty x price) per hedge instrument; the mark is applied on reading.
+
+def _money_per_unit(asset_class_code: str) -> float:
+    """Money per unit of quantity per unit of price (dealer.hedging.services._per_unit)."""
+    return 1.0 if asset_class_code == "credit_etf" else 0.01
+
+
+def _hedge_marked(rows: list[dict[str, Any]], group: str) -> tuple[dict[Any, float], list[str]]:
+    """Sum the (group, inst, qty, cost) rows (desk-signed quantity and quantity x price of the
+    fills) to P&L per group, marked at the current mids; also the ISINs that could not be marked."""
+    if not rows:
+        return {}, []
+    from dealer.market.selectors import current_mids
+
+    mids = current_mids()
+    classes = dict(Instrument.objects.filter(id__in={r["inst"] for r in rows}).values_list("id", "asset_class__code"))
+    out: dict[Any, float] = {}
+    unmarked: set[int] = set()
+    for r in rows:
+        mid = mids.get(r["inst"])
+        if mid is None:
+            unmarked.add(r["inst"])
+            continue
+        pnl = (float(r["qty"] or 0) * mid - float(r["cost"] or 0)) * _money_per_unit(classes.get(r["inst"], ""))
+        out[r[group]] = out.get(r[group], 0.0) + pnl
+    isins = sorted(Instrument.objects.filter(id__in=unmarked).values_list("isin", flat=True)) if unmarked else []
+    return out, isins
+
+
+def hedge_pnl(*, scope: Scope, f: Filters) -> tuple[dict[Any, float], list[str]]:
+    """Hedge P&L (realized + unrealized at the current mid) of the trades in range and scope, by
+    the report key of `f.group_by` (the keys of `profitability`), from the hedge rollups; and the
+    ISINs left unmarked."""
+    qs = _scoped(HedgeRollup.objects.filter(day__gte=f.start, day__lte=f.end), scope=scope, f=f, denormalized=True)
+    rows = list(qs.annotate(key=_key_expr(f), inst=F("instrument_id")).values("key", "inst").annotate(
+        qty=Sum("qty"), cost=Sum("cost")))
+    pnl, unmarked = _hedge_marked(rows, "key")
+    return {_key_out(k): v for k, v in pnl.items()}, unmarked
+
+
+def hedge_pnl_of_trades(trade_ids: list[int]) -> dict[int, float]:
+    """Hedge P&L (realized + unrealized at the current mid) of each of these trades' hedges."""
+    if not trade_ids:
+        return {}
+    sign = Case(When(order__side="buy", then=Value(1)), default=Value(-1))
+    money = DecimalField(max_digits=30, decimal_places=8)
+    rows = list(HedgeFill.objects.filter(order__decision__trade_id__in=trade_ids).annotate(
+        trade=F("order__decision__trade_id"), inst=F("order__instrument_id")).values("trade", "inst").annotate(
+        qty=Sum(ExpressionWrapper(sign * F("quantity"), output_field=money)),
+        cost=Sum(ExpressionWrapper(sign * F("quantity") * F("price"), output_field=money))))
+    return _hedge_marked(rows, "trade")[0]
 
 
 def drill_filters(f: Filters, key: str) -> Filters:
@@ -341,6 +421,8 @@ def trades_behind(*, scope: Scope, f: Filters, limit: int = 50, offset: int = 0)
     pnl_1d = Markout.objects.filter(trade=OuterRef("pk"), horizon_seconds=86400).values("pnl")[:1]
     page = qs.select_related("client", "instrument").annotate(pnl_1d=Subquery(pnl_1d, output_field=FloatField())).order_by(
         "-booked_at", "-id")[offset:offset + limit]
+    page = list(page)
+    hedge = hedge_pnl_of_trades([t.id for t in page])
     rows = []
     for t in page:
         sign = 1 if t.side == "buy" else -1
@@ -349,7 +431,8 @@ def trades_behind(*, scope: Scope, f: Filters, limit: int = 50, offset: int = 0)
         rows.append({"id": t.id, "booked_at": t.booked_at.isoformat(), "client": t.client.code, "tier": t.tier,
                      "isin": t.instrument.isin, "side": t.side, "quantity": t.quantity, "price": t.price,
                      "mid_at_booking": t.mid_at_booking, "spread_pnl": round(spread, 2),
-                     "inventory_pnl": round(pnl - spread, 2), "hedge_pnl": 0.0, "pnl": round(pnl, 2)})
+                     "inventory_pnl": round(pnl - spread, 2), "pnl": round(pnl, 2),
+                     "hedge_pnl": round(hedge.get(t.id, 0.0), 2), "net_pnl": round(pnl + hedge.get(t.id, 0.0), 2)})
     return count, rows
 
 

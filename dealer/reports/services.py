@@ -16,10 +16,11 @@ from django.utils import timezone
 
 from crm.models import Tier, TierLimit
 from dealer.desk.models import Markout, Quote, Rfq, Trade
+from dealer.hedging.models import HedgeDecision, HedgeFill, HedgeOrder
 from dealer.market.models import AssetClass, Instrument
 from dealer.reports.models import (
-    DISTANCE_BUCKETS, HORIZONS, MEASURES, SIZE_BUCKETS, ClientDayRollup, ClientMonthRollup, DailyRollup, DeskDayRollup, HitDeskRollup, HitRollup,
-    RollupState,
+    DISTANCE_BUCKETS, HORIZONS, MEASURES, SIZE_BUCKETS, ClientDayRollup, ClientMonthRollup, DailyRollup, DeskDayRollup, HedgeRollup,
+    HitDeskRollup, HitRollup, RollupState,
 )
 
 #: Markouts arrive up to one day after booking: the nightly refresh recomputes this many days.
@@ -347,6 +348,72 @@ def hits_catch_up(*, now: datetime | None = None) -> int:
     return n
 
 
+# --- hedges --------------------------------------------------------------------------------------
+# Each hedge fill is counted once, by the time it was stamped (`filled_at`, set inside the
+# transaction that books it): every fill stamped before the watermark `RollupState.hedges_updated_at`
+# is in, none after it; the catch-up moves the watermark to `HITS_SETTLED_SECONDS` ago.
+
+_HEDGE_COLS = ["day", "client_id", "tier", "asset_class", "sector", "instrument_id", "fills", "qty", "cost"]
+
+
+def _hedge_insert(where: str, params: list[Any]) -> None:
+    """INSERT the hedge rollup rows of the fills matching `where` (fill alias f, client trade t):
+    per trade day, client, tier, asset class, sector and hedge instrument, the desk-signed sums."""
+    qn = connection.ops.quote_name
+    sign = "(CASE WHEN o.side = 'buy' THEN 1 ELSE -1 END)"
+    day = _day_sql("t.booked_at")
+    sql = (f"SELECT {day}, t.client_id, t.tier, ac.code, i.sector, o.instrument_id, COUNT(*),"
+           f" SUM({sign} * f.quantity), SUM({sign} * {_float('f.quantity')} * {_float('f.price')})"
+           f" FROM {qn(HedgeFill._meta.db_table)} f"
+           f" JOIN {qn(HedgeOrder._meta.db_table)} o ON o.id = f.order_id"
+           f" JOIN {qn(HedgeDecision._meta.db_table)} hd ON hd.id = o.decision_id"
+           f" JOIN {qn(Trade._meta.db_table)} t ON t.id = hd.trade_id"
+           f" JOIN {qn(Instrument._meta.db_table)} i ON i.id = t.instrument_id"
+           f" JOIN {qn(AssetClass._meta.db_table)} ac ON ac.id = i.asset_class_id"
+           f" WHERE {where} GROUP BY {day}, t.client_id, t.tier, ac.code, i.sector, o.instrument_id")
+    cols = ", ".join(qn(c) for c in _HEDGE_COLS)
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {qn(HedgeRollup._meta.db_table)} ({cols}) {sql}", params)
+
+
+def _hedges_days(d0: date, d1: date, before: datetime) -> None:
+    """Recompute the hedge rollups of the trade days d0..d1 from the fills stamped before the
+    watermark `before`. Caller holds the lock."""
+    start, end = _day_bounds(d0, d1)
+    HedgeRollup.objects.filter(day__gte=d0, day__lte=d1).delete()
+    _hedge_insert("t.booked_at >= %s AND t.booked_at < %s AND f.filled_at < %s", [_dt(start), _dt(end), _dt(before)])
+
+
+def _hedges_watermark(now: datetime) -> datetime:
+    """The hedge rollups' watermark, set the first time it is asked for (every fill stamped
+    `HITS_SETTLED_SECONDS` before `now` taken in). Caller holds the lock."""
+    mark = _state().hedges_updated_at
+    if mark is None:
+        mark = now - _hits_settled()
+        HedgeRollup.objects.all().delete()
+        _hedge_insert("f.filled_at < %s", [_dt(mark)])
+        _touch(hedges_updated_at=mark)
+    return mark
+
+
+@transaction.atomic
+def hedges_catch_up(*, now: datetime | None = None) -> int:
+    """Add to the hedge rollups the fills stamped between the watermark and `HITS_SETTLED_SECONDS`
+    ago, and move the watermark there (with the hit ratios' catch-up, every few seconds); each
+    fill is counted once. Returns the number of fills added."""
+    now = now or timezone.now()
+    _lock()
+    mark = _hedges_watermark(now)
+    upto = now - _hits_settled()
+    if upto <= mark:
+        return 0
+    n = HedgeFill.objects.filter(filled_at__gte=mark, filled_at__lt=upto).count()
+    if n:
+        _hedge_insert("f.filled_at >= %s AND f.filled_at < %s", [_dt(mark), _dt(upto)])
+    _touch(hedges_updated_at=upto)
+    return n
+
+
 # --- bulk loading ----------------------------------------------------------------------------------
 
 def _drop_indexes(tables: list[type]) -> list[str]:
@@ -389,7 +456,7 @@ def rollups_rebuild() -> float:
     began = timezone.now()
     _lock()
     qn = connection.ops.quote_name
-    tables = [DailyRollup, *(m for m, _, _ in _derived()), HitRollup, HitDeskRollup]
+    tables = [DailyRollup, *(m for m, _, _ in _derived()), HitRollup, HitDeskRollup, HedgeRollup]
     indexes: list[str] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -415,12 +482,14 @@ def rollups_rebuild() -> float:
     mark = began - _hits_settled()  # the hit ratios' watermark: the catch-up adds what came after it
     _hit_insert("r.updated_at < %s", [_dt(mark)])
     _hit_desk(1, "1 = 1", [], upsert=False)  # into the empty table: each key once (GROUP BY)
+    _hedge_insert("f.filled_at < %s", [_dt(mark)])  # the hedges' watermark: the same as the hits'
     with connection.cursor() as cursor:
         for sql in indexes:  # the unique constraints check the rows as they are rebuilt
             cursor.execute(sql)
     seconds = time.perf_counter() - started
     now = timezone.now()
-    _touch(rebuilt_at=now, rebuild_seconds=seconds, updated_at=now, refreshed_at=now, hits_updated_at=mark)
+    _touch(rebuilt_at=now, rebuild_seconds=seconds, updated_at=now, refreshed_at=now, hits_updated_at=mark,
+           hedges_updated_at=mark)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             for m in tables:
@@ -441,6 +510,7 @@ def rollups_refresh(*, days: int = REFRESH_DAYS, today: date | None = None) -> i
     n = _insert("t.booked_at >= %s AND t.booked_at < %s", [_dt(start), _dt(end)])
     _derive_days(d0, today)
     _hits_days(d0, today, _hits_watermark(began))
+    _hedges_days(d0, today, _hedges_watermark(began))
     now = timezone.now()
     _touch(updated_at=now, refreshed_at=now)
     return n

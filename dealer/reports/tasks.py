@@ -24,5 +24,7 @@ def rebuild_rollups() -> float:
 
 @shared_task(name="dealer.reports.tasks.catch_up_hits")
 def catch_up_hits() -> int:
-    """Every few seconds: fold RFQs that reached an outcome (expired, rejected, booked) into the hit ratios."""
+    """Every few seconds: fold RFQs that reached an outcome (expired, rejected, booked) into the hit
+    ratios, and hedge fills into the hedge rollups (the same beat entry carries both)."""
+    services.hedges_catch_up()
     return services.hits_catch_up()

@@ -7,7 +7,6 @@ Each page reads `dealer.reports.selectors`, draws Plotly figures from JSON embed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any, Callable
 from urllib.parse import urlencode
 
@@ -19,6 +18,7 @@ from django.shortcuts import render
 from dealer.errors import DeskError, Forbidden
 from dealer.reports import selectors as sel
 from dealer.reports.csvout import csv_response
+from dealer.reports.formatting import KEY_LABELS, Cell, format_rows
 
 PAGES = [("profitability", "/reports/", "Profitability"), ("flow", "/reports/flow/", "Flow quality"),
          ("hits", "/reports/hits/", "Hit ratios"), ("judgment", "/reports/judgment/", "Human judgment"),
@@ -35,6 +35,7 @@ class Table:
     rows: list[list[Any]]
     links: list[str | None] = field(default_factory=list)  # drill-down link of each row's first cell
     note: str = ""
+    key_label: str | None = None  # the label of a `key` column on the page
 
 
 @dataclass
@@ -43,14 +44,6 @@ class Page:
     charts: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def _fmt(v: Any) -> Any:
-    if isinstance(v, Decimal):
-        return f"{v:.2f}"
-    if isinstance(v, float):
-        return f"{v:.2f}"
-    return v
 
 
 def _chart(cid: str, title: str, data: list[dict[str, Any]], **layout: Any) -> dict[str, Any]:
@@ -78,9 +71,8 @@ def _profitability(request: HttpRequest, scope: sel.Scope, f: sel.Filters) -> Pa
     page.charts.append(_chart("pnl-chart", f"P&L by {f.group_by if f.group_by != 'period' else f.period}", [
         {"type": "bar", "name": "spread capture", "x": keys, "y": [r["spread_pnl"] for r in res], "customdata": links},
         {"type": "bar", "name": "inventory", "x": keys, "y": [r["inventory_pnl"] for r in res], "customdata": links},
-        {"type": "bar", "name": "hedge (not built yet: 0)", "x": keys, "y": [r["hedge_pnl"] for r in res],
-         "customdata": links},
-        {"type": "scatter", "mode": "markers", "name": "total", "x": keys, "y": [r["pnl"] for r in res],
+        {"type": "bar", "name": "hedges", "x": keys, "y": [r["hedge_pnl"] for r in res], "customdata": links},
+        {"type": "scatter", "mode": "markers", "name": "net", "x": keys, "y": [r["net_pnl"] for r in res],
          "customdata": links, "marker": {"color": "#ffffff", "size": 8}},
     ], barmode="relative", xaxis={"type": "category"}))
     page.charts.append(_chart("volume-chart", "Volume (face)", [
@@ -89,14 +81,21 @@ def _profitability(request: HttpRequest, scope: sel.Scope, f: sel.Filters) -> Pa
     t = report["total"]
     page.tables.append(Table(
         "profitability", f"By {f.group_by}",
-        ["key", "trades", "volume", "pnl", "spread_pnl", "inventory_pnl", "hedge_pnl", "pnl_bp"],
+        ["key", "trades", "volume", "pnl", "spread_pnl", "inventory_pnl", "hedge_pnl", "pnl_bp", "net_pnl"],
         [[r["key"], r["trades"], r["volume"], r["pnl"], r["spread_pnl"], r["inventory_pnl"], r["hedge_pnl"],
-          r["pnl_bp"]] for r in res] + [["total", t["trades"], t["volume"], t["pnl"], t["spread_pnl"],
-                                          t["inventory_pnl"], t["hedge_pnl"], ""]],
-        links + [None], note="Click a bar or a key to see the clients behind it, then a client to see its trades."))
-    page.notes.append("P&L attribution: spread capture at booking = dealer-signed (price - mid at booking) x face/100; "
-                      "inventory = the 1-day markout P&L minus spread capture (0 until the 1-day markout is recorded); "
-                      "hedge P&L is 0 until hedging is built.")
+          r["pnl_bp"], r["net_pnl"]] for r in res] + [["total", t["trades"], t["volume"], t["pnl"], t["spread_pnl"],
+                                                       t["inventory_pnl"], t["hedge_pnl"], "", t["net_pnl"]]],
+        links + [None], note="Click a bar or a key to see the clients behind it, then a client to see its trades.",
+        key_label=KEY_LABELS.get(f.group_by)))
+    page.notes.append("Client P&L = spread capture + inventory P&L. Spread capture at booking = dealer-signed "
+                      "(price - mid at booking) x face / 100; inventory P&L = the 1-day markout P&L minus spread "
+                      "capture (0 until the 1-day markout is recorded). Hedge P&L = realized + unrealized P&L of the "
+                      "hedge fills of the trades in the range (dealer.hedging orders of each trade's hedge decision), "
+                      "marked at the current mid and attributed to the trade that caused the hedge. Net P&L = client "
+                      "P&L + hedge P&L. Not included: funding and carry, fees, and hedges not tied to a client trade.")
+    if report["unmarked_hedges"]:
+        page.notes.append("No current mid for " + ", ".join(report["unmarked_hedges"])
+                          + ": the hedge fills in these instruments are left out of hedge P&L.")
     if request.GET.get("trades") and (f.client or not scope.is_desk):
         try:
             offset = max(int(request.GET.get("offset") or 0), 0)
@@ -108,9 +107,9 @@ def _profitability(request: HttpRequest, scope: sel.Scope, f: sel.Filters) -> Pa
         page.tables.append(Table(
             "trades", f"Trades ({count}, showing {offset + 1 if count else 0}-{min(offset + PAGE_SIZE, count)})",
             ["id", "booked_at", "client", "tier", "isin", "side", "quantity", "price", "mid_at_booking", "spread_pnl",
-             "inventory_pnl", "hedge_pnl", "pnl"],
+             "inventory_pnl", "hedge_pnl", "pnl", "net_pnl"],
             [[r[k] for k in ("id", "booked_at", "client", "tier", "isin", "side", "quantity", "price", "mid_at_booking",
-                             "spread_pnl", "inventory_pnl", "hedge_pnl", "pnl")] for r in rows]))
+                             "spread_pnl", "inventory_pnl", "hedge_pnl", "pnl", "net_pnl")] for r in rows]))
         page.extra.update(trades_next=nxt, trades_prev=prev)
     if scope.kind != "rm" and not f.client:
         from dealer.desk.book import position_rows
@@ -225,9 +224,10 @@ def _judgment(request: HttpRequest, scope: sel.Scope, f: sel.Filters) -> Page:
                              [[d[k] for k in cols] for d in j["overrides"]]))
     page.tables.append(Table("decisions", "Latest Tier 1 decisions (200 most recent)", cols,
                              [[d[k] for k in cols] for d in j["decisions"]]))
-    page.notes.append("departure_bp is dealer-signed: positive when the trader quoted wider than the recommendation. "
-                      "departure_pnl is what the departure added to traded P&L; pnl_at_recommendation is what the same "
-                      "trade would have made at the recommended price after markouts.")
+    page.notes.append("Departure (bp) is dealer-signed: positive when the trader quoted wider than the recommendation. "
+                      "Departure P&L is what the departure added to traded P&L; P&L at recommendation is what the "
+                      "same trade would have made at the recommended price after markouts. Prices are clean per 100 "
+                      "face.")
     return page
 
 
@@ -297,8 +297,6 @@ def _render(request: HttpRequest, name: str) -> HttpResponse:
         else:
             return csv_response(f"{name}_{table.name}_{f.start}_{f.end}.csv", table.header, table.rows)
     query = f.query() if f is not None else {k: v for k, v in request.GET.items() if k in ("start", "end")}
-    for t in page.tables:
-        t.rows = [[_fmt(v) for v in row] for row in t.rows]
     ctx = {
         "page_name": name, "pages": PAGES, "scope": scope, "f": f, "error": error, "page": page,
         "title": dict((n, t) for n, _, t in PAGES)[name],
@@ -312,7 +310,12 @@ def _render(request: HttpRequest, name: str) -> HttpResponse:
     }
     for t in page.tables:
         t.csv = ctx["csv_links"][t.name]  # type: ignore[attr-defined]
-        t.linked = [(row, t.links[i] if i < len(t.links) else None) for i, row in enumerate(t.rows)]  # type: ignore[attr-defined]
+        head, body = format_rows(t.name, t.header, t.rows, key_label=t.key_label)
+        t.rows_total = bool(body) and t.rows[-1][:1] == ["total"]  # type: ignore[attr-defined]
+        if t.rows_total:  # type: ignore[attr-defined]
+            body[-1][0] = Cell("Total", False)
+        t.labels = list(zip(t.header, head))  # type: ignore[attr-defined]
+        t.linked = [(row, t.links[i] if i < len(t.links) else None) for i, row in enumerate(body)]  # type: ignore[attr-defined]
     return render(request, "reports/page.html", ctx, status=400 if error else 200)
 
 
