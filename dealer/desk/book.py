@@ -7,6 +7,7 @@ from typing import Any
 from crm.models import Interest
 from dealer.desk.models import Position
 from dealer.market.selectors import current_mids
+from dealer.market.units import money_per_point_decimal
 
 
 def position_rows(*, isin: str | None = None) -> list[dict[str, Any]]:
@@ -19,7 +20,8 @@ def position_rows(*, isin: str | None = None) -> list[dict[str, Any]]:
     for p in positions:
         inst = p.instrument
         mid = mids.get(inst.id)
-        unreal = (Decimal(repr(mid)) - p.avg_price) * p.quantity / 100 if mid is not None and p.quantity else Decimal(0)
+        unreal = ((Decimal(repr(mid)) - p.avg_price) * p.quantity * money_per_point_decimal(inst.asset_class.code)
+                  if mid is not None and p.quantity else Decimal(0))
         # A long desk wants buyers; a short desk wants sellers.
         wanted = "buy" if p.quantity > 0 else "sell"
         matching = [

@@ -42,7 +42,7 @@ def book_state() -> dict[str, Any] | None:
     seed = SimulatorState.objects.values_list("seed", flat=True).first() or settings.MARKET_SEED
     uni = universe(seed)
     cov = (uni.cov_stressed if snap.stressed else uni.cov_normal)[:m, :m]
-    return {"index": static.index_of_id, "qty": qty, "mid": mid, "cov": cov}
+    return {"index": static.index_of_id, "qty": qty, "mid": mid, "cov": cov, "per_point": static.money_per_point}
 
 
 def _vol(x: np.ndarray, cov: np.ndarray) -> float:
@@ -56,7 +56,7 @@ def with_risk(rows: list[dict[str, Any]], state: dict[str, Any] | None = None) -
         return {"book_risk": None, "rows": rows}
     from dealer.market.models import Instrument
 
-    x = state["qty"] * state["mid"] / 100.0
+    x = state["qty"] * state["mid"] * state["per_point"]
     sx = state["cov"] @ x
     total = _vol(x, state["cov"])
     ids = dict(Instrument.objects.filter(isin__in=[r["isin"] for r in rows]).values_list("isin", "id"))
@@ -79,9 +79,9 @@ def trade_risk_change(*, instrument_id: int, desk_quantity: float) -> dict[str, 
     i = state["index"].get(instrument_id)
     if i is None:
         return None
-    x = state["qty"] * state["mid"] / 100.0
+    x = state["qty"] * state["mid"] * state["per_point"]
     after = x.copy()
-    after[i] += desk_quantity * state["mid"][i] / 100.0
+    after[i] += desk_quantity * state["mid"][i] * state["per_point"][i]
     before_v, after_v = _vol(x, state["cov"]), _vol(after, state["cov"])
     return {"book_risk_before": round(before_v, 2), "book_risk_after": round(after_v, 2),
             "book_risk_change": round(after_v - before_v, 2)}

@@ -18,6 +18,7 @@ from dealer.desk.context_versions import versions
 from dealer.desk.models import Axe, Position, Rfq, Switch
 from dealer.market.models import AssetClass, Instrument, SimulatorState
 from dealer.market.selectors import Snapshot, latest_snapshot  # noqa: F401  (the pricing service reads it here)
+from dealer.market.units import money_per_point
 from dealer.market.universe_cache import universe
 from pricing.quoting import BookArrays, MarketArrays, TierTable, default_tier_table
 
@@ -39,6 +40,7 @@ class StaticArrays:
     liquidity_factor: np.ndarray
     hedge_cost_bp: np.ndarray
     holding_days: np.ndarray
+    money_per_point: np.ndarray  # per unit of quantity (dealer.market.units): 0.01 per 100 face, 1 a share
     index_of_id: dict[int, int]
     instruments: dict[int, Instrument]
 
@@ -69,6 +71,7 @@ def _load_static() -> StaticArrays:
         ids=ids, isin=isin, issuer=issuer, sector=sector,
         asset_class=ac, asset_class_codes=codes, adv=adv, liquidity_factor=1.0 + 0.2 * (bucket - 1.0),
         hedge_cost_bp=0.25 * bucket, holding_days=0.5 * bucket,
+        money_per_point=np.array([money_per_point(codes[a]) for a in ac], dtype=float),
         index_of_id={int(r.id): r.sim_index for r in rows}, instruments={int(r.id): r for r in rows},
     )
 
@@ -145,9 +148,9 @@ def book_holdings(static: StaticArrays) -> tuple[np.ndarray, np.ndarray]:
 
 def book_arrays(static: StaticArrays, mid: np.ndarray, cov: np.ndarray,
                 holdings: tuple[np.ndarray, np.ndarray] | None = None) -> BookArrays:
-    """Positions and active axes as arrays; Sigma x of the book's notionals under `cov`."""
+    """Positions and active axes as arrays; Sigma x of the book's notionals (money) under `cov`."""
     position, axe = book_holdings(static) if holdings is None else holdings
-    sigma_x = cov @ (position * mid / 100.0)
+    sigma_x = cov @ (position * mid * static.money_per_point)
     return BookArrays(position=position, sigma_x=sigma_x, sigma_diag=np.diag(cov).copy(), gamma=GAMMA, axe=axe)
 
 

@@ -183,8 +183,9 @@ def _publish(rfq: Rfq) -> None:
 
 # --- accept and book -----------------------------------------------------------------------
 
-def _apply_fill(position: Position, desk_qty: Decimal, price: Decimal) -> None:
-    """Move a position by a signed fill, keeping average cost and realized P&L (per 100 face)."""
+def _apply_fill(position: Position, desk_qty: Decimal, price: Decimal, per_point: Decimal = Decimal("0.01")) -> None:
+    """Move a position by a signed fill, keeping average cost and realized P&L (`per_point`: money a
+    point of price is worth per unit of quantity, dealer.market.units; 0.01 for face per 100)."""
     x, p = position.quantity, position.avg_price
     if x == 0 or (x > 0) == (desk_qty > 0):
         new_x = x + desk_qty
@@ -193,7 +194,7 @@ def _apply_fill(position: Position, desk_qty: Decimal, price: Decimal) -> None:
         return
     closed = min(abs(desk_qty), abs(x))
     sign = Decimal(1) if x > 0 else Decimal(-1)
-    position.realized_pnl += (closed * (price - p) * sign / 100).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+    position.realized_pnl += (closed * (price - p) * sign * per_point).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
     new_x = x + desk_qty
     position.quantity = new_x
     if new_x == 0:
@@ -202,13 +203,15 @@ def _apply_fill(position: Position, desk_qty: Decimal, price: Decimal) -> None:
         position.avg_price = price
 
 
-def position_apply(*, instrument_id: int, desk_qty: Decimal, price: Decimal) -> Position:
-    """Lock (or create) the instrument's position and apply a fill. Caller holds a transaction."""
+def position_apply(*, instrument_id: int, desk_qty: Decimal, price: Decimal,
+                   per_point: Decimal = Decimal("0.01")) -> Position:
+    """Lock (or create) the instrument's position and apply a fill. Caller holds a transaction.
+    Client trades are in bonds (face per 100); a hedge fill passes its instrument's `per_point`."""
     position = Position.objects.select_for_update().filter(instrument_id=instrument_id).first()
     if position is None:
         Position.objects.get_or_create(instrument_id=instrument_id)
         position = Position.objects.select_for_update().get(instrument_id=instrument_id)
-    _apply_fill(position, desk_qty, price)
+    _apply_fill(position, desk_qty, price, per_point)
     position.save(update_fields=["quantity", "avg_price", "realized_pnl", "updated_at"])
     return position
 

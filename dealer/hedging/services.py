@@ -39,6 +39,7 @@ from dealer.hedging import selectors
 from dealer.hedging.models import HedgeAction, HedgeDecision, HedgeFill, HedgeOrder, HedgeSettings
 from dealer.market.models import Instrument
 from dealer.market.selectors import latest_snapshot
+from dealer.market.units import money_per_point, money_per_point_decimal
 from dealer.roles import SENIOR_TRADER, has_role
 from pricing.hedging import ACTIONS, decide_hedges, min_variance_hedge_ratios, route_order
 from pricing.impact import almgren_chriss
@@ -90,8 +91,8 @@ def _effective_change(desk_change: float, position_after: float) -> float:
 
 
 def _per_unit(asset_class_code: str, mid: float) -> float:
-    """Money per unit of quantity: credit ETFs trade in shares, everything else in face per 100."""
-    return mid if asset_class_code == "credit_etf" else mid / 100.0
+    """Money per unit of quantity at `mid` (dealer.market.units)."""
+    return mid * money_per_point(asset_class_code)
 
 
 def _notional(instrument: Instrument, qty: Decimal, mid: float) -> Decimal:
@@ -541,7 +542,8 @@ def fill_attempt(*, order_id: int, now: datetime | None = None, venues: list[Any
             if parent.filled >= parent.quantity:
                 parent.status = "filled"
             parent.save(update_fields=["filled", "status"])
-        position = position_apply(instrument_id=inst.id, desk_qty=qty if order.side == "buy" else -qty, price=price)
+        position = position_apply(instrument_id=inst.id, desk_qty=qty if order.side == "buy" else -qty, price=price,
+                                  per_point=money_per_point_decimal(inst.asset_class.code))
         _publish([("desk", events.hedge_filled(order, qty, price)),
                   ("desk", {"type": "position", "position": position_event(position)})])
     return fill
