@@ -8,13 +8,14 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 from django.db import connection
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import Case, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from crm.models import Client, Interest
 from dealer.desk.models import Axe, Position, Rfq, Trade
 from dealer.hedging.models import HedgeDecision, HedgeFill, HedgeOrder
-from dealer.market.models import DailyClose, Instrument, Venue
+from dealer.market.models import AssetClass, DailyClose, Instrument, Venue
+from dealer.market.units import SHARE_CLASSES
 
 _lock = threading.Lock()
 _proxy_cache: dict[tuple[int, int, int], Any] = {}
@@ -233,15 +234,21 @@ def daily_fills_notional(start: datetime, now: datetime, *, version: int | None 
         upto, settled = _settled_fills.get(key, (start, Decimal(0)))
     settle_to = max(upto, now - FILLS_SETTLED)
     if connection.vendor == "postgresql":  # plain SQL (exact numeric sums): one of the decision batch's statements
+        per_point = "CASE WHEN ac.code = ANY(%s) THEN 1 ELSE 0.01 END"  # dealer.market.units
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT SUM(quantity * price / 100) FILTER (WHERE filled_at < %s),"
-                f" SUM(quantity * price / 100) FILTER (WHERE filled_at >= %s)"
-                f" FROM {HedgeFill._meta.db_table} WHERE filled_at >= %s", [settle_to, settle_to, upto])
+                f"SELECT SUM(f.quantity * f.price * {per_point}) FILTER (WHERE f.filled_at < %s),"
+                f" SUM(f.quantity * f.price * {per_point}) FILTER (WHERE f.filled_at >= %s)"
+                f" FROM {HedgeFill._meta.db_table} f JOIN {HedgeOrder._meta.db_table} o ON o.id = f.order_id"
+                f" JOIN {Instrument._meta.db_table} i ON i.id = o.instrument_id"
+                f" JOIN {AssetClass._meta.db_table} ac ON ac.id = i.asset_class_id WHERE f.filled_at >= %s",
+                [list(SHARE_CLASSES), settle_to, list(SHARE_CLASSES), settle_to, upto])
             newly_settled, recent = cursor.fetchone()
         got = {"newly_settled": newly_settled, "recent": recent}
     else:
-        notional = F("quantity") * F("price") / 100
+        notional = F("quantity") * F("price") * Case(
+            When(order__instrument__asset_class__code__in=SHARE_CLASSES, then=Value(Decimal(1))),
+            default=Value(Decimal("0.01")), output_field=DecimalField(max_digits=30, decimal_places=8))
         got = HedgeFill.objects.filter(filled_at__gte=upto).aggregate(
             newly_settled=Sum(notional, filter=Q(filled_at__lt=settle_to)),
             recent=Sum(notional, filter=Q(filled_at__gte=settle_to)))

@@ -119,8 +119,12 @@ def test_the_days_fill_notional_counts_each_fill_once_as_the_day_goes_on(desk) -
                 return
         raise AssertionError("the offset order never filled")
 
-    def direct(start) -> Decimal:
-        return sum((f.quantity * f.price / 100 for f in HedgeFill.objects.filter(filled_at__gte=start)), Decimal(0))
+    def direct(start) -> Decimal:  # face per 100, ETF shares at their price (dealer.market.units)
+        from dealer.market.units import money_per_point_decimal
+
+        return sum((f.quantity * f.price * money_per_point_decimal(f.order.instrument.asset_class.code)
+                    for f in HedgeFill.objects.select_related("order__instrument__asset_class").filter(
+                        filled_at__gte=start)), Decimal(0))
 
     now = timezone.now()
     start = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -133,6 +137,19 @@ def test_the_days_fill_notional_counts_each_fill_once_as_the_day_goes_on(desk) -
     second = daily_fills_notional(start, timezone.now())
     assert second == direct(start) and second > first
     assert daily_fills_notional(start, timezone.now() + FILLS_SETTLED * 2) == second  # settling moves nothing
+    # An ETF fill counts its shares at their price, not a hundredth of it.
+    from dealer.hedging.models import HedgeOrder
+    from dealer.market.models import Instrument
+
+    order = HedgeOrder.objects.first()
+    order.pk = None
+    order.instrument = Instrument.objects.filter(asset_class__code="credit_etf").first()
+    order.save()
+    HedgeFill.objects.create(order=order, venue=HedgeFill.objects.first().venue, fill_key="etf-1",
+                             quantity=Decimal(1000), price=Decimal("80"), filled_at=timezone.now())
+    selectors._settled_fills.clear()  # the call above settled up to a minute ahead: start afresh
+    third = daily_fills_notional(start, timezone.now())
+    assert third == direct(start) == second + Decimal(80000)
 
 
 def _book_with_worker(code: str, inst, side: str, quantity: str) -> Trade:
