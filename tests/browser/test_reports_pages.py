@@ -14,6 +14,14 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_MS = 15_000
 
 
+def _log_in_as_management(page: Any, live: Any) -> None:
+    page.goto(f"{live.url}/accounts/login/?next=/reports/")
+    page.fill("input[name=username]", "mgmt1")
+    page.fill("input[name=password]", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}/reports/")
+
+
 def test_reports_draw_plotly_charts_and_drill_down(browser: Any, live: Any) -> None:
     call_command("seed_demo", "--clients", "30", "--trades", "600")
     ctx = browser.new_context(viewport={"width": 1440, "height": 1100})
@@ -24,11 +32,7 @@ def test_reports_draw_plotly_charts_and_drill_down(browser: Any, live: Any) -> N
     external: list[str] = []
     page.on("request", lambda req: external.append(req.url) if not req.url.startswith(live.url) else None)
     try:
-        page.goto(f"{live.url}/accounts/login/?next=/reports/")
-        page.fill("input[name=username]", "mgmt1")
-        page.fill("input[name=password]", "demo")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live.url}/reports/")
+        _log_in_as_management(page, live)
         page.wait_for_function("() => { const g = document.querySelector('.js-plotly-plot');"
                                " return g && g.data && g.data.length > 0 && g.data[0].x.length > 0; }")
         assert page.evaluate("document.querySelector('.js-plotly-plot').data.length") > 0
@@ -82,11 +86,7 @@ def test_report_tables_align_numbers_right_and_show_hedge_pnl(browser: Any, live
     ctx.set_default_timeout(TIMEOUT_MS)
     page = ctx.new_page()
     try:
-        page.goto(f"{live.url}/accounts/login/?next=/reports/")
-        page.fill("input[name=username]", "mgmt1")
-        page.fill("input[name=password]", "demo")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{live.url}/reports/")
+        _log_in_as_management(page, live)
         page.goto(f"{live.url}/reports/?group_by=client")
         align = page.evaluate("""() => {
             const t = document.querySelector('[data-table=profitability] tbody tr');
