@@ -329,8 +329,8 @@ def seed_demo(*, seed: int = 7, n_clients: int = 300, n_trades: int = 20_000) ->
 
         invalidate_all()  # bulk inserts send no signals: the pricer must read the new book
     if history_written:  # relationship managers open the CRM on scores, not on "no score run yet"
-        from crm.services import scores_recompute
+        from crm.services import score_run_execute
 
-        scores_recompute()
+        score_run_execute(run_id=None)  # recorded as a run, as the nightly one is
     return SeedReport(clients=Client.objects.count(), trades=Trade.objects.count(), rfqs=Rfq.objects.count(),
                       seconds=time.perf_counter() - started, history_written=history_written)

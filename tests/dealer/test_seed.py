@@ -55,3 +55,7 @@ def test_the_history_links_each_rfq_to_its_own_quote_and_the_book_opens_scored(d
     assert traded.exists()
     assert not traded.filter(score=0).exists()
     assert Client.objects.exclude(suggested_tier=None).count() == Client.objects.count()
+    from crm.models import ScoreRun
+
+    run = ScoreRun.objects.get()
+    assert run.status == "done" and run.n_clients == Client.objects.count()
