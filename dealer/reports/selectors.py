@@ -31,6 +31,7 @@ from dealer.desk.models import Decision, Markout, Trade
 from dealer.errors import DeskError, Forbidden
 from dealer.hedging.models import HedgeFill
 from dealer.market.models import AssetClass, Instrument
+from dealer.market.units import money_per_point
 from dealer.reports.models import (
     DISTANCE_BUCKETS, HORIZONS, P_BINS, SIZE_BUCKETS, ClientDayRollup, ClientMonthRollup, DailyRollup,
     DeskDayRollup, HedgeRollup, HitDeskRollup, HitRollup, RollupState,
@@ -321,15 +322,10 @@ def profitability(*, scope: Scope, f: Filters, hedges: bool = True) -> dict[str,
 #
 # Hedge P&L of a fill = desk-signed quantity x (current mid - fill price) x money per unit, where
 # desk-signed is + for a hedge buy and - for a sell, and money per unit is 1/100 (face quoted per
-# 100) or 1 for credit ETFs (shares), as dealer.hedging sizes them. Summed over the fills of a
+# 100) or 1 for credit ETFs (shares): dealer.market.units. Summed over the fills of a
 # trade this is the realized plus unrealized P&L of its hedges marked at the current mid: a pair of
 # offsetting fills leaves (p_sell - p_buy) x q, realized; an open remainder is marked to mid. The
 # rollup keeps sum(qty) and sum(qty x price) per hedge instrument; the mark is applied on reading.
-
-def _money_per_unit(asset_class_code: str) -> float:
-    """Money per unit of quantity per unit of price (dealer.hedging.services._per_unit)."""
-    return 1.0 if asset_class_code == "credit_etf" else 0.01
-
 
 def _hedge_marked(rows: list[dict[str, Any]], group: str) -> tuple[dict[Any, float], list[str]]:
     """Sum the (group, inst, qty, cost) rows (desk-signed quantity and quantity x price of the
@@ -347,7 +343,7 @@ def _hedge_marked(rows: list[dict[str, Any]], group: str) -> tuple[dict[Any, flo
         if mid is None:
             unmarked.add(r["inst"])
             continue
-        pnl = (float(r["qty"] or 0) * mid - float(r["cost"] or 0)) * _money_per_unit(classes.get(r["inst"], ""))
+        pnl = (float(r["qty"] or 0) * mid - float(r["cost"] or 0)) * money_per_point(classes.get(r["inst"], ""))
         out[r[group]] = out.get(r[group], 0.0) + pnl
     isins = sorted(Instrument.objects.filter(id__in=unmarked).values_list("isin", flat=True)) if unmarked else []
     return out, isins
