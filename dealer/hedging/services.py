@@ -39,7 +39,7 @@ from dealer.hedging import selectors
 from dealer.hedging.models import HedgeAction, HedgeDecision, HedgeFill, HedgeOrder, HedgeSettings
 from dealer.market.models import Instrument
 from dealer.market.selectors import latest_snapshot
-from dealer.market.units import money_per_point, money_per_point_decimal
+from dealer.market.units import SHARE_CLASSES, money_per_point, money_per_point_decimal
 from dealer.roles import SENIOR_TRADER, has_role
 from pricing.hedging import ACTIONS, decide_hedges, min_variance_hedge_ratios, route_order
 from pricing.impact import almgren_chriss
@@ -378,7 +378,7 @@ def _proxy_plan(inst: Instrument, change: float, plan: selectors.ProxyPlan | Non
     for proxy, h in zip(proxies, ratios.tolist()):
         per_unit = _per_unit(proxy.asset_class.code, market.mid(proxy))
         units = h * target_notional / per_unit
-        qty = _q(units) if proxy.asset_class.code != "credit_etf" else Decimal(int(abs(units)))
+        qty = _q(units) if proxy.asset_class.code not in SHARE_CLASSES else Decimal(int(abs(units)))
         described.append({"isin": proxy.isin, "description": proxy.description, "ratio": h, "units": units})
         if qty > 0:
             orders.append({"instrument": proxy, "side": "buy" if units > 0 else "sell", "quantity": qty,
